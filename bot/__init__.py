@@ -1,0 +1,1 @@
+"""shopbot's channel-agnostic conversation engine."""

@@ -1,0 +1,245 @@
+"""`shopbot`: the composition root. Reads the settings once, builds the engine and the adapters
+it serves, and runs them. The one module of bot/ that imports adapters/."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ShopbotError
+from bot.messages import Address, Inbound, Reply
+from bot.runtime import open_runtime
+from bot.settings import DEFAULT_SYSTEM_PROMPT, Settings, load_settings
+
+log = logging.getLogger("shopbot")
+
+DEFAULT_BITEXT = Path("../shared/datasets/bitext-customer-support/Bitext_Sample_Customer_Support_Training_Dataset.csv")
+# Far above the widget's frame limit, so an oversized frame still gets a polite error frame
+# from the app; only a frame past this is cut off by the server with close code 1009.
+_WS_MAX_BYTES = 1_048_576
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Command-line options win over the environment; they land in the same Settings object."""
+    out: dict[str, Any] = {}
+    if getattr(args, "redis_url", None):
+        out["redis_url"] = args.redis_url
+    if getattr(args, "data_dir", None):
+        out["data_dir"] = args.data_dir
+    if getattr(args, "model", None):
+        out.setdefault("llm", {})["path"] = args.model
+    web = {k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None))) if v is not None}
+    if web:
+        out["web"] = web
+    return out
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+async def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from adapters.web import create_app
+    from adapters.web_sessions import SessionTokens, secret_from_data_dir
+
+    async with open_runtime(settings) as runtime:
+        web = settings.web
+        secret = web.session_secret.get_secret_value() if web.session_secret else secret_from_data_dir(settings.data_dir)
+        app = create_app(
+            engine=runtime.engine,
+            settings=web,
+            sessions=SessionTokens(secret, ttl_s=web.session_ttl_days * 86_400),
+            metrics=runtime.metrics,
+        )
+        config = uvicorn.Config(
+            app,
+            host=web.host,
+            port=web.port,
+            log_level=settings.log_level.lower(),
+            ws_max_size=_WS_MAX_BYTES,
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            port = server.servers[0].sockets[0].getsockname()[1]
+            host = "127.0.0.1" if web.host in ("0.0.0.0", "::", "") else web.host
+            redis_where = "embedded, data in " + str(runtime.embedded_redis.directory) if runtime.embedded_redis else runtime.redis_url
+            print(f"shopbot: model {runtime.llm.name}; Redis {redis_where}", flush=True)
+            print(f"shopbot: demo storefront at http://{host}:{port}/  (Ctrl+C stops)", flush=True)
+        await task
+
+
+# -- chat -----------------------------------------------------------------------------------
+
+
+async def _chat(settings: Settings, user: str) -> None:
+    async with open_runtime(settings) as runtime:
+        engine = runtime.engine
+        for message in await engine.history("cli", user, 10):
+            print(f"{'you' if message.role == 'user' else 'bot'}> {message.text}")
+        print("(type /help for commands, Ctrl+D to leave)")
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                print()
+                return
+            if not line.strip():
+                continue
+            inbound = Inbound(
+                channel="cli",
+                user_id=user,
+                address=Address(channel="cli", chat_id=user),
+                message_id=uuid.uuid4().hex,
+                text=line,
+            )
+            print("bot> ", end="", flush=True)
+            try:
+                streamed = False
+                async for event in engine.handle(inbound):
+                    if isinstance(event, Reply):
+                        if not streamed:
+                            print(event.text, end="")
+                        for button in event.quick_replies:
+                            print(f"\n  [{button.label}] -> type: {button.text}", end="")
+                    else:
+                        streamed = True
+                        print(event.text, end="", flush=True)
+            except ShopbotError as exc:
+                print(exc.public_message, end="")
+            print()
+
+
+# -- train ----------------------------------------------------------------------------------
+
+
+def _train(args: argparse.Namespace) -> None:
+    from bot.training.trainer import TrainConfig, train
+
+    config = TrainConfig(
+        data=args.data,
+        out=args.out,
+        system_prompt=args.system_prompt,
+        seed=args.seed,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        vocab_size=args.vocab_size,
+        context=args.context,
+        hidden=args.hidden,
+        layers=args.layers,
+        heads=args.heads,
+        kv_heads=args.kv_heads,
+        intermediate=args.intermediate,
+        eval_every=args.eval_every,
+        threads=args.threads,
+    )
+    result = train(config, progress=lambda line: print(line, flush=True))
+    print(
+        f"saved {result.parameters / 1e6:.2f}M-parameter model to {result.out} "
+        f"(loss {result.first_loss:.2f} -> {result.final_loss:.2f}, held-out {result.eval_loss:.2f}, "
+        f"{result.seconds / 60:.1f} min)"
+    )
+
+
+# -- the parser -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shopbot",
+        description="One customer-service assistant for an online shop, on every channel. "
+        "Settings come from SHOPBOT_* environment variables and .env (see the README); "
+        "options given here win over them.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def runtime_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--model", metavar="PATH", help="model folder or hub id (SHOPBOT_LLM__PATH); default: the embedded model")
+        sub.add_argument("--redis-url", metavar="URL", help="Redis to use (SHOPBOT_REDIS_URL); default: an embedded Redis")
+        sub.add_argument("--data-dir", metavar="DIR", type=Path, help="where the embedded Redis and secrets live (SHOPBOT_DATA_DIR)")
+
+    serve = commands.add_parser("serve", help="run the assistant: web widget, demo storefront, health and metrics")
+    serve.add_argument("--host", help="interface to listen on (SHOPBOT_WEB__HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (SHOPBOT_WEB__PORT, default 8000; 0 picks a free one)")
+    runtime_options(serve)
+
+    chat = commands.add_parser("chat", help="talk to the assistant in this terminal, with the same history store")
+    chat.add_argument("--user", default="local", help="who you are; the same name continues its history (default: local)")
+    runtime_options(chat)
+
+    train = commands.add_parser(
+        "train",
+        help="train the small embedded model from scratch on Bitext customer-service dialogues",
+        description="Build a tokenizer and train a small Llama-style model. The same options and seed "
+        "on the same machine give the same weights.",
+    )
+    train.add_argument("--data", type=Path, default=DEFAULT_BITEXT, help="the Bitext customer-support CSV (default: %(default)s)")
+    train.add_argument("--out", type=Path, default=Path("shopbot-model"), help="folder to save the model in (default: %(default)s)")
+    train.add_argument("--steps", type=int, default=1800, help="optimizer steps (default: %(default)s)")
+    train.add_argument("--seed", type=int, default=1234, help="random seed (default: %(default)s)")
+    train.add_argument("--batch-size", type=int, default=16, help="dialogues per step (default: %(default)s)")
+    train.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default: %(default)s)")
+    train.add_argument("--vocab-size", type=int, default=4096, help="BPE vocabulary size (default: %(default)s)")
+    train.add_argument("--context", type=int, default=512, help="context length in tokens (default: %(default)s)")
+    train.add_argument("--hidden", type=int, default=256, help="hidden size (default: %(default)s)")
+    train.add_argument("--layers", type=int, default=4, help="transformer layers (default: %(default)s)")
+    train.add_argument("--heads", type=int, default=4, help="attention heads (default: %(default)s)")
+    train.add_argument("--kv-heads", type=int, default=2, help="key/value heads (default: %(default)s)")
+    train.add_argument("--intermediate", type=int, default=688, help="MLP width (default: %(default)s)")
+    train.add_argument("--eval-every", type=int, default=250, help="steps between held-out evaluations (default: %(default)s)")
+    train.add_argument("--threads", type=int, default=2, help="torch threads; part of what makes a run repeatable (default: %(default)s)")
+    train.add_argument("--system-prompt", default=DEFAULT_SYSTEM_PROMPT, help="system prompt the dialogues carry")
+
+    bench = commands.add_parser("bench", help="benchmarks that print figures")
+    bench_commands = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    engine = bench_commands.add_parser(
+        "engine",
+        help="concurrent conversations through the engine vs one-by-one model.generate",
+        description="N conversations at once through the real engine (Redis, batching) against the same "
+        "prompts generated one after another with plain model.generate, same model, same run.",
+    )
+    engine.add_argument("--concurrency", type=int, default=32, help="conversations at once (default: %(default)s)")
+    engine.add_argument("--turns", type=int, default=2, help="messages per conversation (default: %(default)s)")
+    engine.add_argument("--max-new-tokens", type=int, default=96, help="reply length cap (default: %(default)s)")
+    engine.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    runtime_options(engine)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            logging.basicConfig(level=logging.WARNING)
+            _train(args)
+            return 0
+        settings = load_settings(**_overrides(args))
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.command == "serve":
+            asyncio.run(_serve(settings))
+        elif args.command == "chat":
+            asyncio.run(_chat(settings, args.user))
+        elif args.command == "bench":
+            from bot.bench import run_engine_bench
+
+            asyncio.run(run_engine_bench(settings, args))
+    except ShopbotError as exc:
+        print(f"shopbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

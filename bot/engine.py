@@ -1,0 +1,177 @@
+"""The conversation engine: one inbound message in, a stream of reply events out, on any channel.
+
+Per message: admit it (de-duplicate, resolve the customer, take a ticket in its conversation),
+wait for its turn, rate-limit, run a command or ground -> prompt -> generate (streaming) ->
+persist, and record metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from bot.commands import Commands, parse_command
+from bot.errors import DuplicateMessage, MessageRejected, MessageTooLong, RateLimited, ShopbotError
+from bot.knowledge import Grounding, Knowledge
+from bot.llm import GenerationParams, LanguageModel
+from bot.messages import Channel, Flag, Inbound, Reply, ReplyDelta, ReplyEvent, StoredMessage
+from bot.metrics import Metrics
+from bot.prompt import build_messages
+from bot.settings import EngineSettings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+FALLBACK_REPLY = "Sorry, I don't have a good answer to that. Could you put it another way?"
+
+# However long the wanted reply, a message is still answered if at least this much room is
+# left for the reply; history is what gives way first.
+_MIN_REPLY_TOKENS = 48
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        llm: LanguageModel,
+        settings: EngineSettings,
+        generation: GenerationParams,
+        metrics: Metrics,
+        knowledge: Knowledge | None = None,
+    ) -> None:
+        self._store = store
+        self._llm = llm
+        self._settings = settings
+        self._generation = generation
+        self._metrics = metrics
+        self._knowledge = knowledge
+        self._commands = Commands(store)
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def llm(self) -> LanguageModel:
+        return self._llm
+
+    async def health(self) -> dict[str, bool]:
+        """What /readyz reports: Redis reachable, model able to take requests."""
+        return {"redis": await self._store.ping(), "model": await self._llm.ready()}
+
+    async def history(self, channel: Channel, user_id: str, limit: int) -> list[StoredMessage]:
+        """The recent history of the customer behind a platform identity (for a reconnecting widget)."""
+        customer_id = await self._store.customer_for(channel, user_id)
+        return await self._store.history(customer_id, limit=limit)
+
+    async def handle(self, inbound: Inbound) -> AsyncIterator[ReplyEvent]:
+        """Yield ReplyDelta events as the model writes, then one Reply. Raises ShopbotError
+        subclasses for messages it will not answer; closing the iterator aborts generation
+        and leaves the message unanswered (a resend of it is answered)."""
+        channel = inbound.channel
+        started = time.monotonic()
+        self._metrics.messages.labels(channel).inc()
+        ticket = None
+        answered = False
+        try:
+            text = self._validated(inbound.text)
+            ticket = await self._store.admit(
+                channel,
+                inbound.user_id,
+                inbound.message_id,
+                dedup_ttl_s=self._settings.dedup_ttl_s,
+                lease_s=self._settings.turn_lease_s,
+            )
+            if ticket is None:
+                raise DuplicateMessage(f"{channel} message {inbound.message_id} was already taken")
+            async with self._store.turn(ticket):
+                customer_id = ticket.customer_id
+                if await self._store.count_message(customer_id) > self._settings.rate_limit_per_minute:
+                    raise RateLimited(f"customer {customer_id} is over {self._settings.rate_limit_per_minute}/min")
+                async for event in self._respond(customer_id, inbound, text, started):
+                    answered = answered or isinstance(event, Reply)
+                    yield event
+        except ShopbotError as exc:
+            self._metrics.errors.labels(channel, exc.code).inc()
+            log.info("%s message %s not answered: %s: %s", channel, inbound.message_id, exc.code, exc)
+            raise
+        except Exception:
+            self._metrics.errors.labels(channel, "internal").inc()
+            raise
+        finally:
+            if ticket is not None and not answered:
+                await self._store.release_message(channel, inbound.user_id, inbound.message_id)
+
+    def _validated(self, text: str) -> str:
+        text = text.strip()
+        if not text:
+            raise MessageRejected("empty message", public_message="Your message was empty. What can I help you with?")
+        if len(text) > self._settings.max_message_chars:
+            raise MessageTooLong(f"{len(text)} characters, limit {self._settings.max_message_chars}")
+        return text
+
+    async def _respond(self, customer_id: str, inbound: Inbound, text: str, started: float) -> AsyncIterator[ReplyEvent]:
+        command = parse_command(text)
+        if command is not None:
+            yield await self._commands.run(command, customer_id)
+            return
+
+        history = await self._store.history(customer_id)
+        grounding = (
+            await self._knowledge.ground(customer_id, text, history) if self._knowledge is not None else Grounding()
+        )
+        window = self._llm.context_window
+        messages = build_messages(
+            system=self._settings.system_prompt,
+            facts=grounding.facts,
+            history=history,
+            message=text,
+            count=self._llm.count_tokens,
+            budget=window - self._generation.max_new_tokens,
+            hard_limit=window - min(_MIN_REPLY_TOKENS, self._generation.max_new_tokens),
+        )
+
+        pieces: list[str] = []
+        tokens = 0
+        channel = inbound.channel
+        self._metrics.in_progress.inc()
+        try:
+            async with aclosing(self._llm.stream(messages, self._generation)) as stream:
+                async for chunk in stream:
+                    tokens += chunk.tokens
+                    if chunk.text:
+                        if not pieces:
+                            self._metrics.first_token.labels(channel).observe(time.monotonic() - started)
+                        pieces.append(chunk.text)
+                        yield ReplyDelta(text=chunk.text)
+        finally:
+            self._metrics.in_progress.dec()
+            self._metrics.tokens.labels(channel).inc(tokens)
+
+        reply_text = "".join(pieces).strip()
+        flags: set[Flag] = set()
+        if not reply_text:
+            reply_text = FALLBACK_REPLY
+            flags.add("fallback")
+        latency_ms = int((time.monotonic() - started) * 1000)
+        await self._store.append(
+            customer_id,
+            [
+                StoredMessage(role="user", text=text, ts=inbound.timestamp, channel=channel, message_id=inbound.message_id),
+                StoredMessage(
+                    role="assistant",
+                    text=reply_text,
+                    channel=channel,
+                    latency_ms=latency_ms,
+                    tokens=tokens,
+                    sources=grounding.sources,
+                ),
+            ],
+            identity=(channel, inbound.user_id),
+        )
+        self._metrics.latency.labels(channel).observe(latency_ms / 1000)
+        self._metrics.replies.labels(channel).inc()
+        yield Reply(text=reply_text, customer_id=customer_id, sources=grounding.sources, flags=flags, tokens=tokens)

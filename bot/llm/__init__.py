@@ -1,0 +1,49 @@
+"""Language-model backends behind one small protocol: the engine streams a reply from whichever
+backend the settings choose, in-process (`local`) or over HTTP (`remote`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, TypedDict
+
+
+class ChatMessage(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_new_tokens: int = 200
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """New reply text and how many model tokens produced it."""
+
+    text: str
+    tokens: int
+
+
+class LanguageModel(Protocol):
+    name: str
+    context_window: int
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Tokens the prompt for these messages takes, generation prompt included."""
+        ...
+
+    def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[Chunk]:
+        """Yield the reply as it is written; closing the iterator aborts generation."""
+        ...
+
+    async def ready(self) -> bool:
+        """Whether the model can take a request now (loaded, or its server answering)."""
+        ...
+
+    async def aclose(self) -> None: ...

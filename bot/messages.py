@@ -1,0 +1,91 @@
+"""Pydantic models at the engine's boundary: what adapters hand in, what the engine hands back,
+and the history records kept in Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Channel = Literal["web", "telegram", "slack", "cli"]
+Role = Literal["user", "assistant", "staff"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Address(BaseModel):
+    """Where to answer: a chat id, a Slack channel and thread, a websocket session."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    chat_id: str = Field(min_length=1, max_length=256)
+    thread_id: str | None = Field(None, max_length=256)
+
+
+class Inbound(BaseModel):
+    """One message from a shopper (or staff member), as an adapter received it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    user_id: str = Field(min_length=1, max_length=256, description="the platform's user id")
+    address: Address
+    message_id: str = Field(min_length=1, max_length=256, description="the platform's id, for de-duplication")
+    text: str
+    timestamp: datetime = Field(default_factory=utcnow)
+    display_name: str | None = Field(None, max_length=256)
+    locale: str | None = Field(None, max_length=35)
+
+
+class QuickReply(BaseModel):
+    """A button: `label` is shown, `text` is sent as the shopper's next message when pressed."""
+
+    label: str
+    text: str
+
+
+class Source(BaseModel):
+    """Where a fact in a reply came from (a policy heading, a product page)."""
+
+    title: str
+    ref: str
+
+
+Flag = Literal["command", "fallback", "reset", "forgotten", "handed_over"]
+
+
+class ReplyDelta(BaseModel):
+    """A piece of reply text, as the model writes it."""
+
+    text: str
+
+
+class Reply(BaseModel):
+    """The whole reply, after the last delta."""
+
+    text: str
+    customer_id: str
+    quick_replies: list[QuickReply] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    flags: set[Flag] = Field(default_factory=set)
+    tokens: int = 0
+
+
+ReplyEvent = ReplyDelta | Reply
+
+
+class StoredMessage(BaseModel):
+    """One message of a customer's history, as kept in Redis."""
+
+    role: Role
+    text: str
+    ts: datetime = Field(default_factory=utcnow)
+    channel: Channel
+    message_id: str | None = None
+    latency_ms: int | None = None
+    tokens: int | None = None
+    sources: list[Source] = Field(default_factory=list)

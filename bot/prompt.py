@@ -1,0 +1,54 @@
+"""System prompt, facts, trimmed history and the new message -> the model's chat messages,
+within its token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from bot.errors import MessageTooLong
+from bot.knowledge import Fact
+from bot.llm import ChatMessage
+from bot.messages import StoredMessage
+
+def system_text(system: str, facts: Sequence[Fact]) -> str:
+    if not facts:
+        return system
+    lines = "\n".join(f"- {fact.text}" for fact in facts)
+    return f"{system}\n\nFacts you may use:\n{lines}"
+
+
+def build_messages(
+    *,
+    system: str,
+    facts: Sequence[Fact],
+    history: Sequence[StoredMessage],
+    message: str,
+    count: Callable[[list[ChatMessage]], int],
+    budget: int,
+    hard_limit: int,
+) -> list[ChatMessage]:
+    """Keep as much recent history as fits in `budget` tokens, the oldest turns going first;
+    a message that does not fit in `hard_limit` even alone is refused."""
+    head: ChatMessage = {"role": "system", "content": system_text(system, facts)}
+    tail: ChatMessage = {"role": "user", "content": message}
+    turns: list[ChatMessage] = [
+        {"role": "user" if m.role == "user" else "assistant", "content": m.text} for m in history
+    ]
+
+    def keeping(n: int) -> list[ChatMessage]:
+        return [head, *turns[len(turns) - n :], tail] if n else [head, tail]
+
+    if count(keeping(0)) > hard_limit:
+        raise MessageTooLong("the message alone does not fit the model's context")
+    # Tokens grow with every turn kept, so the longest history that fits is found by bisection.
+    low, high = 0, len(turns)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count(keeping(middle)) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    # Start the kept history on a shopper's message, never mid-exchange.
+    while low and turns[len(turns) - low]["role"] != "user":
+        low -= 1
+    return keeping(low)

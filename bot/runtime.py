@@ -1,0 +1,100 @@
+"""Wiring of the engine's parts from the settings: Redis (embedded or not), the model backend,
+metrics. The CLI and the benchmark build on it; adapters are added by the CLI alone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.engine import Engine
+from bot.errors import ConfigError, StoreUnavailable
+from bot.llm import GenerationParams, LanguageModel
+from bot.llm.local import LocalModel
+from bot.llm.remote import RemoteModel
+from bot.metrics import Metrics
+from bot.redis_server import EmbeddedRedis
+from bot.settings import LlmSettings, Settings
+from bot.store import Store, connect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    engine: Engine
+    store: Store
+    llm: LanguageModel
+    metrics: Metrics
+    redis_url: str
+    embedded_redis: EmbeddedRedis | None
+
+
+def generation_params(settings: LlmSettings) -> GenerationParams:
+    return GenerationParams(
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        repetition_penalty=settings.repetition_penalty,
+        stop=tuple(settings.stop),
+    )
+
+
+def load_model(settings: LlmSettings) -> LanguageModel:
+    """Blocking (a local model loads from disk): call it in a thread."""
+    if settings.backend == "remote":
+        if not settings.url:
+            raise ConfigError("SHOPBOT_LLM__URL is required when SHOPBOT_LLM__BACKEND=remote")
+        return RemoteModel(
+            settings.url,
+            model_name=settings.model_name,
+            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+            context_window=settings.context_window or 4096,
+            timeout_s=settings.timeout_s,
+            connect_timeout_s=settings.connect_timeout_s,
+        )
+    return LocalModel.load(
+        settings.path,
+        allow_download=settings.allow_download,
+        device=settings.device,
+        dtype=settings.dtype,
+        threads=settings.threads,
+        max_batch_size=settings.max_batch_size,
+    )
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    embedded = None
+    url = settings.redis_url
+    if url is None:
+        embedded = await asyncio.to_thread(EmbeddedRedis(settings.data_dir / "redis").start)
+        url = embedded.url
+    store = Store(
+        connect(url),
+        prefix=settings.redis_prefix,
+        history_limit=settings.history.limit,
+        history_ttl_s=int(settings.history.ttl_days * 86_400),
+    )
+    llm: LanguageModel | None = None
+    try:
+        if not await store.ping():
+            raise StoreUnavailable(f"cannot reach Redis at {url} (SHOPBOT_REDIS_URL)")
+        llm = await asyncio.to_thread(load_model, settings.llm)
+        metrics = Metrics()
+        engine = Engine(
+            store=store,
+            llm=llm,
+            settings=settings.engine,
+            generation=generation_params(settings.llm),
+            metrics=metrics,
+        )
+        yield Runtime(engine, store, llm, metrics, url, embedded)
+    finally:
+        if llm is not None:
+            await llm.aclose()
+        await store.aclose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

@@ -1,0 +1,154 @@
+"""All of shopbot's configuration: one pydantic-settings object, read once at start-up.
+
+Environment variables carry the prefix SHOPBOT_ and nest with a double underscore
+(`SHOPBOT_LLM__BACKEND=remote`); a `.env` file in the working directory is read too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from platformdirs import user_data_dir
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+ENV_PREFIX = "SHOPBOT_"
+NESTED_DELIMITER = "__"
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are the customer-service assistant of an online shop. "
+    "Answer the customer politely and briefly."
+)
+
+
+def _split_list(value: Any) -> Any:
+    """Accept `a,b` as well as the JSON `["a", "b"]` for list settings given as text."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class HistorySettings(BaseModel):
+    limit: int = Field(50, ge=2, le=10_000, description="messages kept per customer (oldest dropped)")
+    ttl_days: float = Field(30, gt=0, description="days a silent customer's history is kept")
+
+
+class EngineSettings(BaseModel):
+    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, min_length=1)
+    max_message_chars: int = Field(2000, ge=1, le=100_000, description="longest shopper message accepted")
+    rate_limit_per_minute: int = Field(20, ge=1, description="messages one customer may send per minute")
+    dedup_ttl_s: int = Field(86_400, ge=60, description="how long a platform message id is remembered")
+    turn_lease_s: float = Field(
+        30, ge=1, description="a worker that holds a conversation's turn and stops refreshing it loses it after this"
+    )
+
+
+class LlmSettings(BaseModel):
+    backend: Literal["local", "remote"] = "local"
+    # local
+    path: str = Field("", description="model folder or hub id; empty: the embedded default model")
+    allow_download: bool = Field(False, description="let `path` name a hub id that is not cached yet")
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?|mps|auto)$")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
+    max_batch_size: int = Field(64, ge=1, le=1024, description="conversations decoded in one forward pass")
+    # remote
+    url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://vllm:8000/v1")
+    api_key: SecretStr | None = None
+    model_name: str = Field("default", description="the `model` field sent to the remote server")
+    timeout_s: float = Field(60, gt=0, description="longest wait between two streamed chunks")
+    connect_timeout_s: float = Field(5, gt=0)
+    context_window: int | None = Field(None, ge=64, description="remote: tokens the served model accepts")
+    # generation
+    max_new_tokens: int = Field(200, ge=1, le=8192)
+    temperature: float = Field(0.7, ge=0, le=5, description="0 means greedy")
+    top_p: float = Field(0.9, gt=0, le=1)
+    repetition_penalty: float = Field(1.1, ge=1, le=3)
+    stop: Annotated[list[str], NoDecode] = Field(default_factory=list, description="extra stop sequences")
+
+    _split_stop = field_validator("stop", mode="before")(_split_list)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+
+class WebSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="origins allowed to open the websocket; empty: only the server's own origin",
+    )
+    session_secret: SecretStr | None = Field(
+        None, description="signs session tokens; default: a random secret kept in the data directory"
+    )
+    session_ttl_days: float = Field(30, gt=0)
+    max_frame_bytes: int = Field(16_384, ge=256, le=1_048_576)
+    history_on_connect: int = Field(50, ge=0, le=1000, description="messages sent back on reconnect")
+
+    _split_origins = field_validator("allowed_origins", mode="before")(_split_list)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"{origin!r} is not an origin such as https://shop.example")
+        return [origin.rstrip("/") for origin in value]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    redis_url: str | None = Field(None, description="redis://, rediss:// or unix:// URL; unset: embedded Redis")
+    redis_prefix: str = Field("shopbot", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("shopbot")))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    history: HistorySettings = HistorySettings()
+    engine: EngineSettings = EngineSettings()
+    llm: LlmSettings = LlmSettings()
+    web: WebSettings = WebSettings()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable behind a validation error's location."""
+    return ENV_PREFIX + NESTED_DELIMITER.join(str(part) for part in loc).upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; a bad value becomes a ConfigError naming the variable and what is allowed."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            given = error.get("input")
+            shown = "" if isinstance(given, dict) else f" (got {given!r})"
+            lines.append(f"  {env_name(error['loc'])}: {error['msg']}{shown}")
+        raise ConfigError("invalid settings:\n" + "\n".join(lines)) from None

@@ -1,0 +1,323 @@
+"""Every Redis key and command of shopbot lives here and nowhere else.
+
+Keys, all under one prefix (`shopbot` by default). A customer's keys share the hash tag
+`{cid}`, so a transaction over them also works on Redis Cluster.
+
+    {p}:id:{channel}:{platform user}      -> customer id          (identity map, refreshed TTL)
+    {p}:cust:{cid}:identities             set of "channel:user"   (to find them all on /forget)
+    {p}:cust:{cid}:history                list of StoredMessage JSON, capped, refreshed TTL
+    {p}:cust:{cid}:pending                a confirmation being asked for (e.g. "forget"), short TTL
+    {p}:cust:{cid}:order                  hash {ticket, turn}: the conversation's ticket lock
+    {p}:cust:{cid}:order:alive:{ticket}   lease of a ticket whose holder is alive
+    {p}:cust:{cid}:rate:{minute}          messages counted for the rate limit
+    {p}:dedup:{channel}:{user}:{msg id}   a platform message already taken (SET NX EX)
+
+Every multi-step change is one MULTI/EXEC transaction or one Lua script. Redis errors become
+StoreUnavailable: nothing here falls back to memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from bot.errors import StoreUnavailable
+from bot.messages import Channel, StoredMessage
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def connect(url: str) -> Redis:
+    """A client that fails fast when Redis is away and reconnects by itself when it is back."""
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=5,
+        socket_connect_timeout=2,
+        health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
+    )
+
+
+def _unavailable(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    @functools.wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await func(*args, **kwargs)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis unreachable in {func.__name__}: {exc}") from exc
+        except redis_errors.RedisError as exc:
+            raise StoreUnavailable(f"Redis error in {func.__name__}: {exc}") from exc
+
+    return wrapper
+
+
+# Admission of one inbound message, in one round trip so that the order in which messages
+# reach Redis is the order of their tickets: claim the platform message id (SET NX EX), find
+# or create the customer, take the conversation's next ticket with a live lease on it.
+# Customer keys are derived inside the script: fine on one Redis (or Sentinel), not Cluster.
+_ADMIT = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return {0} end
+local customer = redis.call('GET', KEYS[2])
+local ttl = tonumber(ARGV[5])
+if not customer then
+  customer = ARGV[2]
+  redis.call('SET', KEYS[2], customer, 'EX', ttl)
+  local identities = ARGV[3] .. ':cust:{' .. customer .. '}:identities'
+  redis.call('SADD', identities, ARGV[4])
+  redis.call('EXPIRE', identities, ttl)
+end
+local order = ARGV[3] .. ':cust:{' .. customer .. '}:order'
+local ticket = redis.call('HINCRBY', order, 'ticket', 1)
+redis.call('EXPIRE', order, ARGV[7])
+redis.call('SET', order .. ':alive:' .. ticket, '1', 'PX', ARGV[6])
+return {1, customer, ticket}
+"""
+
+# 1: the caller's turn has come; 0: keep waiting; -1: the caller's ticket was skipped.
+# A head ticket whose lease expired (its worker died) is skipped so the queue moves on.
+_TRY_TURN = """
+local turn = tonumber(redis.call('HGET', KEYS[1], 'turn') or '0')
+local ticket = tonumber(ARGV[1])
+if turn == ticket - 1 then return 1 end
+if turn >= ticket then return -1 end
+if redis.call('EXISTS', KEYS[1] .. ':alive:' .. (turn + 1)) == 0 then
+  redis.call('HSET', KEYS[1], 'turn', turn + 1)
+  if turn + 1 == ticket - 1 then return 1 end
+end
+return 0
+"""
+
+_RELEASE = """
+local turn = tonumber(redis.call('HGET', KEYS[1], 'turn') or '0')
+if turn == tonumber(ARGV[1]) - 1 then
+  redis.call('HSET', KEYS[1], 'turn', ARGV[1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[1] .. ':alive:' .. ARGV[1])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """An admitted message's place in its conversation's queue."""
+
+    customer_id: str
+    number: int
+    key: str
+    lease_s: float
+
+
+def _order_ttl(lease_s: float) -> int:
+    return max(3600, int(lease_s * 10))
+
+
+class Store:
+    """Conversation state in Redis: identities, history, de-duplication, ordering, limits."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "shopbot",
+        history_limit: int = 50,
+        history_ttl_s: int = 30 * 86_400,
+    ) -> None:
+        self.redis = redis
+        self._p = prefix
+        self._limit = history_limit
+        self._ttl = history_ttl_s
+        self._admit = redis.register_script(_ADMIT)
+        self._try_turn = redis.register_script(_TRY_TURN)
+        self._release = redis.register_script(_RELEASE)
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def _identity_key(self, channel: Channel, user_id: str) -> str:
+        return f"{self._p}:id:{channel}:{user_id}"
+
+    def _cust(self, customer_id: str, what: str) -> str:
+        return f"{self._p}:cust:{{{customer_id}}}:{what}"
+
+    def _dedup_key(self, channel: Channel, user_id: str, message_id: str) -> str:
+        return f"{self._p}:dedup:{channel}:{user_id}:{message_id}"
+
+    # -- health --------------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.redis.ping())
+        except (redis_errors.RedisError, OSError):
+            return False
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+    # -- identities ----------------------------------------------------------------------
+
+    @_unavailable
+    async def customer_for(self, channel: Channel, user_id: str) -> str:
+        """The customer behind a platform identity, created on first contact."""
+        key = self._identity_key(channel, user_id)
+        fresh = uuid.uuid4().hex
+        # SET NX decides the race between two first messages; GET reads the winner.
+        if await self.redis.set(key, fresh, nx=True, ex=self._ttl):
+            await self.redis.sadd(self._cust(fresh, "identities"), f"{channel}:{user_id}")
+            return fresh
+        existing = await self.redis.get(key)
+        if existing is None:  # expired between the two commands: start over
+            return await self.customer_for(channel, user_id)
+        return str(existing)
+
+    # -- de-duplication and limits -------------------------------------------------------
+
+    async def admit(
+        self, channel: Channel, user_id: str, message_id: str, *, dedup_ttl_s: int, lease_s: float
+    ) -> Ticket | None:
+        """Take an inbound message: None when its platform id was seen before (a redelivery),
+        else the customer it belongs to and its ticket in the conversation's queue."""
+        lease_ms = int(lease_s * 1000)
+        try:
+            result = await self._admit(
+                keys=[self._dedup_key(channel, user_id, message_id), self._identity_key(channel, user_id)],
+                args=[dedup_ttl_s, uuid.uuid4().hex, self._p, f"{channel}:{user_id}", self._ttl, lease_ms, _order_ttl(lease_s)],
+            )
+        except (redis_errors.RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis unreachable admitting a message: {exc}") from exc
+        if not int(result[0]):
+            return None
+        customer_id = str(result[1])
+        return Ticket(customer_id, int(result[2]), self._cust(customer_id, "order"), lease_s)
+
+    async def release_message(self, channel: Channel, user_id: str, message_id: str) -> None:
+        """Forget a claim whose message was not answered, so a retry of it is answered."""
+        try:
+            await self.redis.delete(self._dedup_key(channel, user_id, message_id))
+        except (redis_errors.RedisError, OSError) as exc:
+            log.warning("could not release message %s/%s: %s", channel, message_id, exc)
+
+    @_unavailable
+    async def count_message(self, customer_id: str, *, now: float | None = None) -> int:
+        """Count a message in the customer's current minute; returns the count so far."""
+        minute = int((now if now is not None else time.time()) // 60)
+        key = self._cust(customer_id, f"rate:{minute}")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            count, _ = await pipe.incr(key).expire(key, 120).execute()
+        return int(count)
+
+    # -- history -------------------------------------------------------------------------
+
+    @_unavailable
+    async def history(self, customer_id: str, limit: int | None = None) -> list[StoredMessage]:
+        start = -limit if limit else 0
+        if limit == 0:
+            return []
+        raw = await self.redis.lrange(self._cust(customer_id, "history"), start, -1)
+        return [StoredMessage.model_validate_json(item) for item in raw]
+
+    @_unavailable
+    async def append(self, customer_id: str, messages: list[StoredMessage], *, identity: tuple[Channel, str]) -> None:
+        """Add a turn: push, cap, refresh every TTL of the customer in one transaction."""
+        history = self._cust(customer_id, "history")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(history, *(m.model_dump_json() for m in messages))
+            pipe.ltrim(history, -self._limit, -1)
+            pipe.expire(history, self._ttl)
+            pipe.expire(self._cust(customer_id, "identities"), self._ttl)
+            pipe.expire(self._identity_key(*identity), self._ttl)
+            await pipe.execute()
+
+    @_unavailable
+    async def reset(self, customer_id: str) -> None:
+        """`/reset`: a fresh conversation; the customer and their identities stay."""
+        await self.redis.delete(self._cust(customer_id, "history"), self._cust(customer_id, "pending"))
+
+    @_unavailable
+    async def forget(self, customer_id: str) -> int:
+        """`/forget`: delete every key of the customer, identity map entries included."""
+        identities = await self.redis.smembers(self._cust(customer_id, "identities"))
+        keys = [self._identity_key(*i.split(":", 1)) for i in identities]  # type: ignore[arg-type]
+        # A scan finds every key of the customer, also kinds added after this was written;
+        # /forget is rare enough to afford it.
+        keys += [key async for key in self.redis.scan_iter(match=self._cust(customer_id, "*"), count=1000)]
+        if not keys:
+            return 0
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*keys)
+            (deleted,) = await pipe.execute()
+        return int(deleted)
+
+    @_unavailable
+    async def set_pending(self, customer_id: str, action: str, ttl_s: int = 300) -> None:
+        await self.redis.set(self._cust(customer_id, "pending"), action, ex=ttl_s)
+
+    @_unavailable
+    async def take_pending(self, customer_id: str) -> str | None:
+        """The confirmation being waited for, if any; reading it clears it (GETDEL)."""
+        value = await self.redis.getdel(self._cust(customer_id, "pending"))
+        return str(value) if value is not None else None
+
+    # -- ordering ------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def turn(self, ticket: Ticket) -> AsyncIterator[None]:
+        """Hold the conversation's turn: messages of one customer are answered one at a time,
+        in the order they were admitted by any engine sharing this Redis.
+
+        A ticket lock: each message takes the next ticket and waits until the tickets before
+        it are done. A live holder keeps a lease on its ticket; a ticket whose lease lapsed
+        (its worker died) is skipped, so one crash cannot stall the conversation."""
+        lease_ms = int(ticket.lease_s * 1000)
+        keeper = asyncio.create_task(self._keep_alive(f"{ticket.key}:alive:{ticket.number}", lease_ms))
+        try:
+            await self._wait_turn(ticket.key, ticket.number)
+            yield
+        finally:
+            keeper.cancel()
+            try:
+                # Shielded: a cancelled caller must still hand the turn on, or the next
+                # message waits for the lease to lapse.
+                await asyncio.shield(self._release(keys=[ticket.key], args=[ticket.number, _order_ttl(ticket.lease_s)]))
+            except (redis_errors.RedisError, OSError) as exc:
+                log.warning("could not release turn %s of %s (its lease will lapse): %s", ticket.number, ticket.key, exc)
+
+    async def _wait_turn(self, key: str, ticket: int) -> None:
+        delay = 0.002
+        while True:
+            try:
+                state = int(await self._try_turn(keys=[key], args=[ticket]))
+            except (redis_errors.RedisError, OSError) as exc:
+                raise StoreUnavailable(f"Redis unreachable waiting for a turn: {exc}") from exc
+            if state == 1:
+                return
+            if state == -1:
+                log.warning("turn %s of %s was skipped after its lease lapsed; answering now", ticket, key)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    async def _keep_alive(self, alive_key: str, lease_ms: int) -> None:
+        while True:
+            await asyncio.sleep(lease_ms / 3000)
+            try:
+                if not await self.redis.pexpire(alive_key, lease_ms):
+                    log.warning("lease %s had lapsed", alive_key)
+                    return
+            except (redis_errors.RedisError, OSError) as exc:
+                log.warning("could not refresh lease %s: %s", alive_key, exc)

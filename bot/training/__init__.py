@@ -1,0 +1,1 @@
+"""`shopbot train`: the project's own small model, built from customer-service dialogues."""

@@ -1,0 +1,74 @@
+"""Shared fixtures: a real Redis for the session (embedded, or SHOPBOT_REDIS_URL), flushed
+before every test, and tiny real models saved with save_pretrained."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.llm import GenerationParams
+from bot.llm.local import LocalModel
+from bot.metrics import Metrics
+from bot.redis_server import EmbeddedRedis
+from bot.settings import EngineSettings
+from bot.store import Store, connect
+from bot.engine import Engine
+from tests.tiny_model import build_tiny_model
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("SHOPBOT_REDIS_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendonly=False).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = connect(redis_url)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def store(redis: Redis) -> Store:
+    return Store(redis, prefix="test", history_limit=10, history_ttl_s=3600)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir: Path) -> Iterator[LocalModel]:
+    """One model for the session: LocalModel is not bound to an event loop, each request is."""
+    model = LocalModel.load(tiny_model_dir)
+    yield model
+    model._batcher.close()
+
+
+GREEDY = GenerationParams(max_new_tokens=24, temperature=0.0)
+
+
+def make_engine(store: Store, llm: object, **settings: object) -> Engine:
+    return Engine(
+        store=store,
+        llm=llm,  # type: ignore[arg-type]
+        settings=EngineSettings(**settings),  # type: ignore[arg-type]
+        generation=GREEDY,
+        metrics=Metrics(),
+    )

@@ -1,0 +1,176 @@
+"""The Redis store against a real Redis: identities, capped history, de-duplication,
+/reset and /forget, and the per-conversation ticket lock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.messages import StoredMessage
+from bot.store import Store, Ticket
+
+
+def msg(i: int, role: str = "user") -> StoredMessage:
+    return StoredMessage(role=role, text=f"message {i}", channel="web")  # type: ignore[arg-type]
+
+
+async def test_one_customer_per_identity_and_channels_do_not_collide(store: Store) -> None:
+    a = await store.customer_for("web", "42")
+    assert await store.customer_for("web", "42") == a
+    assert await store.customer_for("telegram", "42") != a, "bare platform ids must not collide across channels"
+
+
+async def test_first_contacts_racing_get_one_customer(store: Store) -> None:
+    ids = await asyncio.gather(*(store.customer_for("web", "racer") for _ in range(20)))
+    assert len(set(ids)) == 1
+
+
+async def test_history_is_capped_and_expires(store: Store, redis: Redis) -> None:
+    customer = await store.customer_for("web", "u")
+    for i in range(0, 16, 2):
+        await store.append(customer, [msg(i), msg(i + 1, "assistant")], identity=("web", "u"))
+    history = await store.history(customer)
+    assert [m.text for m in history] == [f"message {i}" for i in range(6, 16)], "oldest dropped, cap 10"
+    assert [m.text for m in await store.history(customer, limit=3)] == ["message 13", "message 14", "message 15"]
+    for key in (f"test:cust:{{{customer}}}:history", f"test:cust:{{{customer}}}:identities", "test:id:web:u"):
+        assert 0 < await redis.ttl(key) <= 3600, key
+
+
+async def test_a_turn_is_written_in_one_transaction(store: Store, redis: Redis) -> None:
+    customer = await store.customer_for("web", "u")
+    async with redis.monitor() as monitor:
+        listen = monitor.listen()
+        await store.append(customer, [msg(1), msg(2, "assistant")], identity=("web", "u"))
+        commands = []
+        async for entry in listen:
+            command = entry["command"].split()[0].upper()
+            if command == "MULTI" or commands:  # health-check PINGs may come first
+                commands.append(command)
+            if command == "EXEC":
+                break
+    assert commands[0] == "MULTI" and commands[-1] == "EXEC"
+    assert set(commands[1:-1]) == {"RPUSH", "LTRIM", "EXPIRE"}
+
+
+async def admit(store: Store, user: str, message_id: str, lease_s: float = 30) -> Ticket | None:
+    return await store.admit("telegram", user, message_id, dedup_ttl_s=60, lease_s=lease_s)
+
+
+async def test_a_message_id_is_admitted_once(store: Store) -> None:
+    first = await admit(store, "7", "1001")
+    assert first is not None and first.number == 1
+    assert await admit(store, "7", "1001") is None
+    other = await admit(store, "8", "1001")
+    assert other is not None and other.customer_id != first.customer_id, "ids are per user"
+    await store.release_message("telegram", "7", "1001")
+    again = await admit(store, "7", "1001")
+    assert again is not None and again.customer_id == first.customer_id, "a released message can be taken again"
+    assert again.number == 2
+    assert first.customer_id == await store.customer_for("telegram", "7")
+
+
+async def test_reset_clears_the_conversation_but_keeps_the_customer(store: Store) -> None:
+    customer = await store.customer_for("web", "u")
+    await store.append(customer, [msg(1)], identity=("web", "u"))
+    await store.reset(customer)
+    assert await store.history(customer) == []
+    assert await store.customer_for("web", "u") == customer
+
+
+async def test_forget_deletes_every_key_of_the_customer(store: Store, redis: Redis) -> None:
+    customer = await store.customer_for("web", "u")
+    other = await store.customer_for("web", "someone-else")
+    await store.append(customer, [msg(1)], identity=("web", "u"))
+    await store.append(other, [msg(2)], identity=("web", "someone-else"))
+    await store.count_message(customer)
+    await store.set_pending(customer, "forget")
+    ticket = await store.admit("web", "u", "m1", dedup_ttl_s=60, lease_s=30)
+    assert ticket is not None and ticket.customer_id == customer
+    async with store.turn(ticket):
+        pass
+    assert await store.forget(customer) >= 5
+    left = [key async for key in redis.scan_iter(match="*")]
+    assert not [key for key in left if customer in key or key == "test:id:web:u"], left
+    assert [m.text for m in await store.history(other)] == ["message 2"], "nobody else's data is touched"
+    assert await store.customer_for("web", "u") != customer, "the identity starts afresh"
+
+
+async def test_pending_confirmation_is_read_once(store: Store) -> None:
+    await store.set_pending("c1", "forget", ttl_s=60)
+    assert await store.take_pending("c1") == "forget"
+    assert await store.take_pending("c1") is None
+
+
+async def test_rate_counter_counts_per_minute(store: Store) -> None:
+    counts = [await store.count_message("c1", now=120.0) for _ in range(3)]
+    assert counts == [1, 2, 3]
+    assert await store.count_message("c1", now=180.0) == 1
+
+
+async def test_turns_are_taken_in_order_and_never_overlap(redis_url: str) -> None:
+    from bot.store import connect
+
+    # Two stores on two connection pools: as two engine processes would share one Redis.
+    stores = [Store(connect(redis_url), prefix="test"), Store(connect(redis_url), prefix="test")]
+    log: list[tuple[str, int]] = []
+
+    async def worker(i: int) -> None:
+        await asyncio.sleep(i * 0.01)  # arrival order = i
+        ticket = await admit(stores[i % 2], "shopper", f"m{i}")
+        assert ticket is not None
+        async with stores[i % 2].turn(ticket):
+            log.append(("start", i))
+            await asyncio.sleep(0.02)
+            log.append(("end", i))
+
+    await asyncio.gather(*(worker(i) for i in range(8)))
+    for store in stores:
+        await store.aclose()
+    assert log == [(event, i) for i in range(8) for event in ("start", "end")]
+
+
+async def test_a_dead_holder_is_skipped_once_its_lease_lapses(store: Store) -> None:
+    # A worker that was admitted and died: its lease is never refreshed, its turn never released.
+    dead = await admit(store, "shopper", "m1", lease_s=0.3)
+    assert dead is not None
+    ticket = await admit(store, "shopper", "m2", lease_s=1)
+    assert ticket is not None
+    started = asyncio.get_running_loop().time()
+    async with store.turn(ticket):
+        waited = asyncio.get_running_loop().time() - started
+    assert 0.2 <= waited < 3, f"waited {waited:.2f}s"
+    after = await admit(store, "shopper", "m3", lease_s=1)
+    assert after is not None
+    async with asyncio.timeout(1):
+        async with store.turn(after):
+            pass  # and the queue keeps moving
+
+
+@pytest.mark.parametrize("cancel_while", ["waiting", "holding"])
+async def test_a_cancelled_turn_hands_on(store: Store, cancel_while: str) -> None:
+    holding = asyncio.Event()
+
+    async def hold(message_id: str, event: asyncio.Event | None = None) -> None:
+        ticket = await admit(store, "shopper", message_id)
+        assert ticket is not None
+        async with store.turn(ticket):
+            if event:
+                event.set()
+            await asyncio.sleep(10)
+
+    first = asyncio.create_task(hold("m1", holding))
+    await holding.wait()
+    if cancel_while == "waiting":
+        waiter = asyncio.create_task(hold("m2"))
+        await asyncio.sleep(0.05)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    last = await admit(store, "shopper", "m3")
+    assert last is not None
+    async with asyncio.timeout(5):  # would wait for the 30 s lease if nothing handed on
+        async with store.turn(last):
+            pass
