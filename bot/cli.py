@@ -39,6 +39,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    return merged
+
+
 # -- serve ----------------------------------------------------------------------------------
 
 
@@ -161,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Settings come from SHOPBOT_* environment variables and .env (see the README); "
         "options given here win over them.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="what to run")
 
     def runtime_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--model", metavar="PATH", help="model folder or hub id (SHOPBOT_LLM__PATH); default: the embedded model")
@@ -201,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--system-prompt", default=DEFAULT_SYSTEM_PROMPT, help="system prompt the dialogues carry")
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
-    bench_commands = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    bench_commands = bench.add_subparsers(dest="bench", required=True, metavar="BENCH", help="which benchmark")
     engine = bench_commands.add_parser(
         "engine",
         help="concurrent conversations through the engine vs one-by-one model.generate",
@@ -223,7 +230,15 @@ def main(argv: list[str] | None = None) -> int:
             logging.basicConfig(level=logging.WARNING)
             _train(args)
             return 0
-        settings = load_settings(**_overrides(args))
+        overrides = _overrides(args)
+        settings = load_settings(**overrides)
+        if args.command == "bench":
+            from bot.bench import bench_overrides
+
+            extra = bench_overrides(args.max_new_tokens, settings.redis_url)
+            if args.threads:
+                extra["llm"]["threads"] = args.threads
+            settings = load_settings(**_merge(overrides, extra))
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if args.command == "serve":
             asyncio.run(_serve(settings))
@@ -232,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bench":
             from bot.bench import run_engine_bench
 
-            asyncio.run(run_engine_bench(settings, args))
+            asyncio.run(run_engine_bench(settings, concurrency=args.concurrency, turns=args.turns))
     except ShopbotError as exc:
         print(f"shopbot: {exc}", file=sys.stderr)
         return 2

@@ -87,13 +87,19 @@ class Engine:
             )
             if ticket is None:
                 raise DuplicateMessage(f"{channel} message {inbound.message_id} was already taken")
+            final: Reply | None = None
             async with self._store.turn(ticket):
                 customer_id = ticket.customer_id
                 if await self._store.count_message(customer_id) > self._settings.rate_limit_per_minute:
                     raise RateLimited(f"customer {customer_id} is over {self._settings.rate_limit_per_minute}/min")
                 async for event in self._respond(customer_id, inbound, text, started):
-                    answered = answered or isinstance(event, Reply)
-                    yield event
+                    if isinstance(event, Reply):
+                        final = event  # persisted: the turn can be handed on before it is delivered
+                    else:
+                        yield event
+            answered = final is not None
+            if final is not None:
+                yield final
         except ShopbotError as exc:
             self._metrics.errors.labels(channel, exc.code).inc()
             log.info("%s message %s not answered: %s: %s", channel, inbound.message_id, exc.code, exc)

@@ -47,7 +47,7 @@ class EngineSettings(BaseModel):
     rate_limit_per_minute: int = Field(20, ge=1, description="messages one customer may send per minute")
     dedup_ttl_s: int = Field(86_400, ge=60, description="how long a platform message id is remembered")
     turn_lease_s: float = Field(
-        30, ge=1, description="a worker that holds a conversation's turn and stops refreshing it loses it after this"
+        10, ge=1, description="a worker that holds a conversation's turn and stops refreshing it loses it after this"
     )
 
 

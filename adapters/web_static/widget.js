@@ -170,6 +170,7 @@
           src.textContent = "Sources: " + frame.sources.map(function (s) { return s.title; }).join(", ");
           el.appendChild(src);
         }
+        el.classList.add("done");
         setQuickReplies(frame.quick_replies);
         finish(frame.id);
         break;

@@ -1,0 +1,133 @@
+"""The `shopbot` command as a newcomer runs it: the real console script in a subprocess, the
+embedded default model, an embedded Redis whose data survives a restart."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.sync.client import connect as ws_connect
+
+from bot.cli import build_parser, main
+
+SHOPBOT = str(Path(sys.executable).parent / "shopbot")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPBOT_")}
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def serving(env: dict[str, str], port: int = 0) -> Iterator[str]:
+    """`shopbot serve` in a subprocess; yields the storefront URL it prints."""
+    process = subprocess.Popen(
+        [SHOPBOT, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    url = None
+    lines = []
+    deadline = time.monotonic() + 90
+    try:
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            found = re.search(r"demo storefront at (http://\S+)", line)
+            if found:
+                url = found.group(1).rstrip("/")
+                break
+        assert url, "serve never printed its URL:\n" + "".join(lines)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            rest, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
+    output = "".join(lines) + rest
+    # Ctrl+C: uvicorn shuts down cleanly, then the conventional 130 of an interrupted command.
+    assert process.returncode in (0, 130) and "Finished server process" in output, output
+
+
+def ask(url: str, text: str, token: str | None = None) -> tuple[str, list[dict], dict]:
+    ws_url = url.replace("http://", "ws://") + "/ws" + (f"?token={token}" if token else "")
+    with ws_connect(ws_url) as ws:
+        opening = [json.loads(ws.recv())]
+        if opening[0]["type"] == "history":
+            opening.append(json.loads(ws.recv()))
+        token = opening[-1]["token"]
+        ws.send(json.dumps({"type": "message", "text": text, "id": f"m{time.monotonic_ns()}"}))
+        frames = []
+        while not frames or frames[-1]["type"] not in ("reply", "error"):
+            frames.append(json.loads(ws.recv(timeout=60)))
+    return token, frames, opening[0]
+
+
+def test_serve_with_embedded_redis_and_model_answers_and_remembers_across_restarts(tmp_path: Path) -> None:
+    env = clean_env(SHOPBOT_DATA_DIR=str(tmp_path / "data"))
+    with serving(env) as url:
+        assert httpx.get(f"{url}/readyz").json()["ready"] is True
+        assert "<script" in httpx.get(url).text
+        token, frames, first = ask(url, "How can I track my order?")
+        assert first["type"] == "session"
+        reply = frames[-1]
+        assert reply["type"] == "reply", frames
+        deltas = [f for f in frames if f["type"] == "delta"]
+        assert len(deltas) > 5, "the default model streams its reply"
+        assert len(reply["text"].split()) >= 5
+    assert (tmp_path / "data" / "redis" / "appendonly.aof").exists() or (tmp_path / "data" / "redis").glob("*.rdb")
+
+    with serving(env) as url:  # a restart: same data directory, same session secret
+        _, _, first = ask(url, "thanks", token=token)
+        assert first["type"] == "history"
+        assert [m["text"] for m in first["messages"]][:2] == ["How can I track my order?", reply["text"]]
+
+
+def test_chat_in_the_terminal_keeps_its_history(redis_url: str) -> None:
+    env = clean_env(SHOPBOT_REDIS_URL=redis_url, SHOPBOT_REDIS_PREFIX="clichat")
+    first = subprocess.run(
+        [SHOPBOT, "chat", "--user", "alice"], input="I want to return my shoes\n", env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert "bot> " in first.stdout and len(first.stdout.split("bot> ", 1)[1].split()) >= 3
+    second = subprocess.run(
+        [SHOPBOT, "chat", "--user", "alice"], input="/forget\n", env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "you> I want to return my shoes" in second.stdout, "the same history as before"
+    assert "/forget confirm" in second.stdout, "the confirmation buttons are shown as commands to type"
+
+
+def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    for command in (["--help"], ["serve", "--help"], ["chat", "--help"], ["train", "--help"], ["bench", "engine", "--help"]):
+        with pytest.raises(SystemExit) as done:
+            main(command)
+        assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("serve", "chat", "train", "bench"))
+
+    def check(command: argparse.ArgumentParser) -> None:
+        for action in command._actions:
+            assert action.help, f"`{command.prog} {action.option_strings or action.dest}` has no help text"
+            for sub in getattr(action, "choices", None) or {}:
+                if isinstance(action.choices[sub], argparse.ArgumentParser):  # type: ignore[index]
+                    check(action.choices[sub])  # type: ignore[index]
+
+    check(parser)
