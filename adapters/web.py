@@ -28,14 +28,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from adapters.web_sessions import SessionTokens
 from bot.engine import Engine
 from bot.errors import ShopbotError
-from bot.messages import Address, Inbound, Reply, StoredMessage
+from bot.messages import Address, Channel, Inbound, Reply, StoredMessage
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.settings import WebSettings
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "web_static"
-CHANNEL = "web"
+CHANNEL: Channel = "web"
 # A visitor may queue a few messages while one is being answered; more is a flood.
 _QUEUE_LIMIT = 8
 
@@ -53,7 +53,8 @@ class PingFrame(BaseModel):
     type: Literal["ping"]
 
 
-ClientFrame = TypeAdapter(Annotated[MessageFrame | PingFrame, Field(discriminator="type")])
+ClientFrameType = Annotated[MessageFrame | PingFrame, Field(discriminator="type")]
+ClientFrame: TypeAdapter[MessageFrame | PingFrame] = TypeAdapter(ClientFrameType)
 
 
 class HistoryItem(BaseModel):
@@ -67,7 +68,9 @@ class HistoryItem(BaseModel):
 
 
 def _frame(kind: str, **fields: Any) -> str:
-    return json.dumps({"type": kind, **fields}, default=lambda o: o.model_dump() if isinstance(o, BaseModel) else str(o))
+    return json.dumps(
+        {"type": kind, **fields}, default=lambda o: o.model_dump() if isinstance(o, BaseModel) else str(o)
+    )
 
 
 def error_frame(code: str, message: str, message_id: str | None = None) -> str:
@@ -227,7 +230,9 @@ def create_app(*, engine: Engine, settings: WebSettings, sessions: SessionTokens
         return FileResponse(STATIC_DIR / "demo.html", media_type="text/html")
 
     async def widget(request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "widget.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+        return FileResponse(
+            STATIC_DIR / "widget.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+        )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -26,7 +26,7 @@ class SessionTokens:
     def visitor(self, token: str) -> str | None:
         """The visitor a token names, or None when it is forged, damaged or expired."""
         try:
-            payload = self._serializer.loads(token, max_age=self._ttl)
+            payload = self._serializer.loads(token, max_age=int(self._ttl))
         except (BadSignature, SignatureExpired):
             return None
         visitor = payload.get("v") if isinstance(payload, dict) else None

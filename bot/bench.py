@@ -10,13 +10,13 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, GenerationConfig
 from transformers.generation.streamers import BaseStreamer
 
 from bot.engine import Engine
@@ -69,7 +69,7 @@ class Recorder:
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return self.model.count_tokens(messages)
 
-    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[Chunk]:
+    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Chunk, None]:
         self.prompts.append(list(messages))
         async for chunk in self.model.stream(messages, params):
             yield chunk
@@ -134,7 +134,9 @@ async def _conversation(engine: Engine, index: int, turns: int) -> list[Sample]:
     return samples
 
 
-def _sequential(model_dir: Path, local: LocalModel, prompts: list[list[ChatMessage]], max_new_tokens: int) -> tuple[list[Sample], float]:
+def _sequential(
+    model_dir: Path, local: LocalModel, prompts: list[list[ChatMessage]], max_new_tokens: int
+) -> tuple[list[Sample], float]:
     model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True).eval()
     samples = []
     started = time.perf_counter()
@@ -144,10 +146,16 @@ def _sequential(model_dir: Path, local: LocalModel, prompts: list[list[ChatMessa
             streamer = _FirstToken()
             begin = time.perf_counter()
             out = model.generate(
-                ids, max_new_tokens=max_new_tokens, do_sample=False, streamer=streamer, pad_token_id=model.config.pad_token_id
+                ids,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                streamer=streamer,
+                pad_token_id=model.config.pad_token_id,
             )
             end = time.perf_counter()
-            samples.append(Sample(ttft=(streamer.first or end) - begin, latency=end - begin, tokens=out.shape[1] - ids.shape[1]))
+            samples.append(
+                Sample(ttft=(streamer.first or end) - begin, latency=end - begin, tokens=out.shape[1] - ids.shape[1])
+            )
     return samples, time.perf_counter() - started
 
 
@@ -162,6 +170,31 @@ def bench_overrides(max_new_tokens: int, redis_url: str | None) -> dict[str, Any
     if redis_url is None:
         overrides["data_dir"] = Path(tempfile.mkdtemp(prefix="shopbot-bench-"))
     return overrides
+
+
+def _transformers_batching(
+    model_dir: Path, local: LocalModel, prompts: list[list[ChatMessage]], max_new_tokens: int
+) -> tuple[list[Sample], float]:
+    """The same prompts through transformers' own continuous batching (`generate_batch`)."""
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True).eval()
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        eos_token_id=model.generation_config.eos_token_id,
+        pad_token_id=model.config.pad_token_id,
+    )
+    started = time.perf_counter()
+    outputs = model.generate_batch(
+        [local.encode(m) for m in prompts], generation_config=config, record_timestamps=True, warmup=False
+    )
+    wall = time.perf_counter() - started
+    samples = []
+    for out in outputs.values():
+        stamps = out.timestamps or [out.lifespan[1]]
+        samples.append(
+            Sample(ttft=stamps[0] - started, latency=out.lifespan[1] - started, tokens=len(out.generated_tokens))
+        )
+    return samples, wall
 
 
 async def run_engine_bench(settings: Settings, *, concurrency: int, turns: int) -> None:
@@ -190,6 +223,7 @@ async def run_engine_bench(settings: Settings, *, concurrency: int, turns: int) 
 
         model_dir = Path(settings.llm.path) if settings.llm.path else DEFAULT_MODEL_DIR
         seq_samples, seq_wall = await asyncio.to_thread(_sequential, model_dir, local, prompts, max_new_tokens)
+        hf_samples, hf_wall = await asyncio.to_thread(_transformers_batching, model_dir, local, prompts, max_new_tokens)
 
     if settings.redis_url is None:
         shutil.rmtree(settings.data_dir, ignore_errors=True)
@@ -205,6 +239,7 @@ async def run_engine_bench(settings: Settings, *, concurrency: int, turns: int) 
     print("|---|---|---|---|---|---|---|")
     print(_row(f"engine, {concurrency} conversations at once", engine_samples, engine_wall))
     print(_row("plain model.generate, one after another", seq_samples, seq_wall))
+    print(_row("transformers generate_batch, all at once", hf_samples, hf_wall))
     print(
         f"\nthroughput: {engine_tps / seq_tps:.1f}x the sequential tokens/s ({engine_rps / seq_rps:.1f}x replies/s); "
         f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"

@@ -33,7 +33,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["data_dir"] = args.data_dir
     if getattr(args, "model", None):
         out.setdefault("llm", {})["path"] = args.model
-    web = {k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None))) if v is not None}
+    web = {
+        k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None))) if v is not None
+    }
     if web:
         out["web"] = web
     return out
@@ -57,7 +59,9 @@ async def _serve(settings: Settings) -> None:
 
     async with open_runtime(settings) as runtime:
         web = settings.web
-        secret = web.session_secret.get_secret_value() if web.session_secret else secret_from_data_dir(settings.data_dir)
+        secret = (
+            web.session_secret.get_secret_value() if web.session_secret else secret_from_data_dir(settings.data_dir)
+        )
         app = create_app(
             engine=runtime.engine,
             settings=web,
@@ -79,7 +83,11 @@ async def _serve(settings: Settings) -> None:
         if server.started:
             port = server.servers[0].sockets[0].getsockname()[1]
             host = "127.0.0.1" if web.host in ("0.0.0.0", "::", "") else web.host
-            redis_where = "embedded, data in " + str(runtime.embedded_redis.directory) if runtime.embedded_redis else runtime.redis_url
+            redis_where = (
+                "embedded, data in " + str(runtime.embedded_redis.directory)
+                if runtime.embedded_redis
+                else runtime.redis_url
+            )
             print(f"shopbot: model {runtime.llm.name}; Redis {redis_where}", flush=True)
             print(f"shopbot: demo storefront at http://{host}:{port}/  (Ctrl+C stops)", flush=True)
         await task
@@ -171,17 +179,27 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="what to run")
 
     def runtime_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--model", metavar="PATH", help="model folder or hub id (SHOPBOT_LLM__PATH); default: the embedded model")
-        sub.add_argument("--redis-url", metavar="URL", help="Redis to use (SHOPBOT_REDIS_URL); default: an embedded Redis")
-        sub.add_argument("--data-dir", metavar="DIR", type=Path, help="where the embedded Redis and secrets live (SHOPBOT_DATA_DIR)")
+        sub.add_argument(
+            "--model", metavar="PATH", help="model folder or hub id (SHOPBOT_LLM__PATH); default: the embedded model"
+        )
+        sub.add_argument(
+            "--redis-url", metavar="URL", help="Redis to use (SHOPBOT_REDIS_URL); default: an embedded Redis"
+        )
+        sub.add_argument(
+            "--data-dir", metavar="DIR", type=Path, help="where the embedded Redis and secrets live (SHOPBOT_DATA_DIR)"
+        )
 
     serve = commands.add_parser("serve", help="run the assistant: web widget, demo storefront, health and metrics")
     serve.add_argument("--host", help="interface to listen on (SHOPBOT_WEB__HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (SHOPBOT_WEB__PORT, default 8000; 0 picks a free one)")
+    serve.add_argument(
+        "--port", type=int, help="port to listen on (SHOPBOT_WEB__PORT, default 8000; 0 picks a free one)"
+    )
     runtime_options(serve)
 
     chat = commands.add_parser("chat", help="talk to the assistant in this terminal, with the same history store")
-    chat.add_argument("--user", default="local", help="who you are; the same name continues its history (default: local)")
+    chat.add_argument(
+        "--user", default="local", help="who you are; the same name continues its history (default: local)"
+    )
     runtime_options(chat)
 
     train = commands.add_parser(
@@ -190,8 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build a tokenizer and train a small Llama-style model. The same options and seed "
         "on the same machine give the same weights.",
     )
-    train.add_argument("--data", type=Path, default=DEFAULT_BITEXT, help="the Bitext customer-support CSV (default: %(default)s)")
-    train.add_argument("--out", type=Path, default=Path("shopbot-model"), help="folder to save the model in (default: %(default)s)")
+    train.add_argument(
+        "--data", type=Path, default=DEFAULT_BITEXT, help="the Bitext customer-support CSV (default: %(default)s)"
+    )
+    train.add_argument(
+        "--out", type=Path, default=Path("shopbot-model"), help="folder to save the model in (default: %(default)s)"
+    )
     train.add_argument("--steps", type=int, default=1800, help="optimizer steps (default: %(default)s)")
     train.add_argument("--seed", type=int, default=1234, help="random seed (default: %(default)s)")
     train.add_argument("--batch-size", type=int, default=16, help="dialogues per step (default: %(default)s)")
@@ -203,8 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--heads", type=int, default=4, help="attention heads (default: %(default)s)")
     train.add_argument("--kv-heads", type=int, default=2, help="key/value heads (default: %(default)s)")
     train.add_argument("--intermediate", type=int, default=688, help="MLP width (default: %(default)s)")
-    train.add_argument("--eval-every", type=int, default=250, help="steps between held-out evaluations (default: %(default)s)")
-    train.add_argument("--threads", type=int, default=2, help="torch threads; part of what makes a run repeatable (default: %(default)s)")
+    train.add_argument(
+        "--eval-every", type=int, default=250, help="steps between held-out evaluations (default: %(default)s)"
+    )
+    train.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads; part of what makes a run repeatable (default: %(default)s)",
+    )
     train.add_argument("--system-prompt", default=DEFAULT_SYSTEM_PROMPT, help="system prompt the dialogues carry")
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")

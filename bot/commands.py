@@ -35,7 +35,9 @@ def parse_command(text: str) -> Command | None:
     return Command(name, argument.strip().lower())
 
 
-def _reply(customer_id: str, text: str, flags: Iterable[Flag] = (), quick_replies: list[QuickReply] | None = None) -> Reply:
+def _reply(
+    customer_id: str, text: str, flags: Iterable[Flag] = (), quick_replies: list[QuickReply] | None = None
+) -> Reply:
     return Reply(text=text, customer_id=customer_id, flags={"command", *flags}, quick_replies=quick_replies or [])
 
 

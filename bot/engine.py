@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from bot.commands import Commands, parse_command
@@ -50,14 +50,6 @@ class Engine:
         self._knowledge = knowledge
         self._commands = Commands(store)
 
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    @property
-    def llm(self) -> LanguageModel:
-        return self._llm
-
     async def health(self) -> dict[str, bool]:
         """What /readyz reports: Redis reachable, model able to take requests."""
         return {"redis": await self._store.ping(), "model": await self._llm.ready()}
@@ -67,7 +59,7 @@ class Engine:
         customer_id = await self._store.customer_for(channel, user_id)
         return await self._store.history(customer_id, limit=limit)
 
-    async def handle(self, inbound: Inbound) -> AsyncIterator[ReplyEvent]:
+    async def handle(self, inbound: Inbound) -> AsyncGenerator[ReplyEvent, None]:
         """Yield ReplyDelta events as the model writes, then one Reply. Raises ShopbotError
         subclasses for messages it will not answer; closing the iterator aborts generation
         and leaves the message unanswered (a resend of it is answered)."""
@@ -102,7 +94,9 @@ class Engine:
                 yield final
         except ShopbotError as exc:
             self._metrics.errors.labels(channel, exc.code).inc()
-            log.info("%s message %s not answered: %s: %s", channel, inbound.message_id, exc.code, exc)
+            # A refused message is the shopper's doing; anything else is ours to look at.
+            level = logging.INFO if isinstance(exc, MessageRejected) else logging.WARNING
+            log.log(level, "%s message %s not answered: %s: %s", channel, inbound.message_id, exc.code, exc)
             raise
         except Exception:
             self._metrics.errors.labels(channel, "internal").inc()
@@ -119,7 +113,9 @@ class Engine:
             raise MessageTooLong(f"{len(text)} characters, limit {self._settings.max_message_chars}")
         return text
 
-    async def _respond(self, customer_id: str, inbound: Inbound, text: str, started: float) -> AsyncIterator[ReplyEvent]:
+    async def _respond(
+        self, customer_id: str, inbound: Inbound, text: str, started: float
+    ) -> AsyncGenerator[ReplyEvent, None]:
         command = parse_command(text)
         if command is not None:
             yield await self._commands.run(command, customer_id)
@@ -166,7 +162,9 @@ class Engine:
         await self._store.append(
             customer_id,
             [
-                StoredMessage(role="user", text=text, ts=inbound.timestamp, channel=channel, message_id=inbound.message_id),
+                StoredMessage(
+                    role="user", text=text, ts=inbound.timestamp, channel=channel, message_id=inbound.message_id
+                ),
                 StoredMessage(
                     role="assistant",
                     text=reply_text,

@@ -3,8 +3,8 @@ tests and several engines in one process never collide)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -23,7 +23,11 @@ class Metrics:
         self.errors = Counter("shopbot_errors", "Messages that ended in an error", ["channel", "code"], registry=r)
         self.tokens = Counter("shopbot_generated_tokens", "Tokens written by the model", ["channel"], registry=r)
         self.latency = Histogram(
-            "shopbot_reply_seconds", "Message received to whole reply", ["channel"], buckets=_LATENCY_BUCKETS, registry=r
+            "shopbot_reply_seconds",
+            "Message received to whole reply",
+            ["channel"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.first_token = Histogram(
             "shopbot_first_token_seconds",

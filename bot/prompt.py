@@ -10,6 +10,7 @@ from bot.knowledge import Fact
 from bot.llm import ChatMessage
 from bot.messages import StoredMessage
 
+
 def system_text(system: str, facts: Sequence[Fact]) -> str:
     if not facts:
         return system

@@ -19,8 +19,7 @@ ENV_PREFIX = "SHOPBOT_"
 NESTED_DELIMITER = "__"
 
 DEFAULT_SYSTEM_PROMPT = (
-    "You are the customer-service assistant of an online shop. "
-    "Answer the customer politely and briefly."
+    "You are the customer-service assistant of an online shop. Answer the customer politely and briefly."
 )
 
 

@@ -24,8 +24,8 @@ import functools
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from redis import exceptions as redis_errors
@@ -196,7 +196,15 @@ class Store:
         try:
             result = await self._admit(
                 keys=[self._dedup_key(channel, user_id, message_id), self._identity_key(channel, user_id)],
-                args=[dedup_ttl_s, uuid.uuid4().hex, self._p, f"{channel}:{user_id}", self._ttl, lease_ms, _order_ttl(lease_s)],
+                args=[
+                    dedup_ttl_s,
+                    uuid.uuid4().hex,
+                    self._p,
+                    f"{channel}:{user_id}",
+                    self._ttl,
+                    lease_ms,
+                    _order_ttl(lease_s),
+                ],
             )
         except (redis_errors.RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis unreachable admitting a message: {exc}") from exc
@@ -218,7 +226,9 @@ class Store:
         minute = int((now if now is not None else time.time()) // 60)
         key = self._cust(customer_id, f"rate:{minute}")
         async with self.redis.pipeline(transaction=True) as pipe:
-            count, _ = await pipe.incr(key).expire(key, 120).execute()
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count, _ = await pipe.execute()
         return int(count)
 
     # -- history -------------------------------------------------------------------------
@@ -295,7 +305,9 @@ class Store:
                 # message waits for the lease to lapse.
                 await asyncio.shield(self._release(keys=[ticket.key], args=[ticket.number, _order_ttl(ticket.lease_s)]))
             except (redis_errors.RedisError, OSError) as exc:
-                log.warning("could not release turn %s of %s (its lease will lapse): %s", ticket.number, ticket.key, exc)
+                log.warning(
+                    "could not release turn %s of %s (its lease will lapse): %s", ticket.number, ticket.key, exc
+                )
 
     async def _wait_turn(self, key: str, ticket: int) -> None:
         delay = 0.002

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from bot.engine import Engine
 from bot.llm import GenerationParams
 from bot.llm.local import LocalModel
 from bot.metrics import Metrics
 from bot.redis_server import EmbeddedRedis
 from bot.settings import EngineSettings
 from bot.store import Store, connect
-from bot.engine import Engine
 from tests.tiny_model import build_tiny_model
 
 
@@ -64,11 +64,11 @@ def tiny_model(tiny_model_dir: Path) -> Iterator[LocalModel]:
 GREEDY = GenerationParams(max_new_tokens=24, temperature=0.0)
 
 
-def make_engine(store: Store, llm: object, **settings: object) -> Engine:
+def make_engine(store: Store, llm: object, metrics: Metrics | None = None, **settings: object) -> Engine:
     return Engine(
         store=store,
         llm=llm,  # type: ignore[arg-type]
         settings=EngineSettings(**settings),  # type: ignore[arg-type]
         generation=GREEDY,
-        metrics=Metrics(),
+        metrics=metrics or Metrics(),
     )

@@ -116,7 +116,13 @@ def test_chat_in_the_terminal_keeps_its_history(redis_url: str) -> None:
 
 def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     parser = build_parser()
-    for command in (["--help"], ["serve", "--help"], ["chat", "--help"], ["train", "--help"], ["bench", "engine", "--help"]):
+    for command in (
+        ["--help"],
+        ["serve", "--help"],
+        ["chat", "--help"],
+        ["train", "--help"],
+        ["bench", "engine", "--help"],
+    ):
         with pytest.raises(SystemExit) as done:
             main(command)
         assert done.value.code == 0

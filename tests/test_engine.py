@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 import pytest
 
@@ -134,7 +134,7 @@ class Recording:
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return self._model.count_tokens(messages)
 
-    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[Chunk]:
+    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Chunk, None]:
         start = time.monotonic()
         async for chunk in self._model.stream(messages, params):
             yield chunk
@@ -166,7 +166,7 @@ async def test_two_engines_answer_one_customer_in_the_order_sent(redis_url: str,
     for s in stores:
         await s.aclose()
     assert [text for text, _, _ in model.spans] == [f"message {i}" for i in range(8)]
-    for (_, _, end), (_, start, _) in zip(model.spans, model.spans[1:]):
+    for (_, _, end), (_, start, _) in zip(model.spans, model.spans[1:], strict=False):
         assert start >= end, "a customer's replies never overlap"
     assert [m.text for m in history if m.role == "user"] == [f"message {i}" for i in range(8)]
 

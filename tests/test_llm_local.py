@@ -163,12 +163,24 @@ def test_history_is_trimmed_oldest_first_to_fit_the_budget(tiny_model: LocalMode
         for i in range(20)
     ]
     full = build_messages(
-        system="sys", facts=[], history=history, message="latest", count=tiny_model.count_tokens, budget=10_000, hard_limit=10_000
+        system="sys",
+        facts=[],
+        history=history,
+        message="latest",
+        count=tiny_model.count_tokens,
+        budget=10_000,
+        hard_limit=10_000,
     )
     assert len(full) == 22
     budget = tiny_model.count_tokens(full) // 2
     trimmed = build_messages(
-        system="sys", facts=[], history=history, message="latest", count=tiny_model.count_tokens, budget=budget, hard_limit=budget
+        system="sys",
+        facts=[],
+        history=history,
+        message="latest",
+        count=tiny_model.count_tokens,
+        budget=budget,
+        hard_limit=budget,
     )
     assert tiny_model.count_tokens(trimmed) <= budget
     assert trimmed[0]["role"] == "system" and trimmed[-1] == {"role": "user", "content": "latest"}
@@ -178,7 +190,13 @@ def test_history_is_trimmed_oldest_first_to_fit_the_budget(tiny_model: LocalMode
     assert kept[0]["role"] == "user", "kept history starts with the shopper's message"
     with pytest.raises(MessageTooLong):
         build_messages(
-            system="sys", facts=[], history=[], message="word " * 400, count=tiny_model.count_tokens, budget=50, hard_limit=50
+            system="sys",
+            facts=[],
+            history=[],
+            message="word " * 400,
+            count=tiny_model.count_tokens,
+            budget=50,
+            hard_limit=50,
         )
 
 

@@ -55,7 +55,11 @@ class FakeOpenAI:
                 if self.mode == "error_mid_stream" and i == 2:
                     yield f"data: {json.dumps({'error': {'message': 'worker died'}})}\n\n"
                     return
-                chunk = {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": word}}]}
+                chunk = {
+                    "id": "c1",
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {"content": word}}],
+                }
                 yield f"data: {json.dumps(chunk)}\n\n"
                 await asyncio.sleep(0.005)
             done = {"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
@@ -99,7 +103,9 @@ async def test_streams_the_servers_deltas(fake: Any) -> None:
     }
 
 
-@pytest.mark.parametrize(("mode", "error"), [("500", ModelUnavailable), ("400", ModelError), ("error_mid_stream", ModelError)])
+@pytest.mark.parametrize(
+    ("mode", "error"), [("500", ModelUnavailable), ("400", ModelError), ("error_mid_stream", ModelError)]
+)
 async def test_server_errors_become_model_errors(fake: Any, mode: str, error: type[Exception]) -> None:
     fake.mode = mode
     model = remote(fake.base)
@@ -132,7 +138,9 @@ async def test_the_engine_answers_through_a_remote_model(fake: Any, store: Store
     model = remote(fake.base)
     assert await model.ready()
     engine = make_engine(store, model)
-    inbound = Inbound(channel="web", user_id="u", address=Address(channel="web", chat_id="c"), message_id="1", text="hi")
+    inbound = Inbound(
+        channel="web", user_id="u", address=Address(channel="web", chat_id="c"), message_id="1", text="hi"
+    )
     events = [e async for e in engine.handle(inbound)]
     await model.aclose()
     assert [e.text for e in events if isinstance(e, ReplyDelta)] == WORDS

@@ -54,21 +54,47 @@ def test_a_bad_value_names_the_setting_and_what_is_allowed(
     assert variable in str(caught.value) and says in str(caught.value)
 
 
-def test_serve_refuses_to_start_with_a_bad_value(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_refuses_to_start_with_a_bad_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("SHOPBOT_LLM__MAX_NEW_TOKENS", "lots")
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
     assert "SHOPBOT_LLM__MAX_NEW_TOKENS" in err and "lots" in err
 
 
-def test_remote_backend_without_a_url_is_a_config_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_url: str) -> None:
+def test_remote_backend_without_a_url_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_url: str
+) -> None:
     monkeypatch.setenv("SHOPBOT_LLM__BACKEND", "remote")
     monkeypatch.setenv("SHOPBOT_REDIS_URL", redis_url)
     assert main(["chat"]) == 2
     assert "SHOPBOT_LLM__URL is required" in capsys.readouterr().err
 
 
-def test_a_missing_model_folder_is_a_config_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_url: str, tmp_path: Path) -> None:
+def test_a_missing_model_folder_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], redis_url: str, tmp_path: Path
+) -> None:
     monkeypatch.setenv("SHOPBOT_REDIS_URL", redis_url)
     assert main(["chat", "--model", str(tmp_path / "no-such-model")]) == 2
     assert "SHOPBOT_LLM__PATH" in capsys.readouterr().err
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from pydantic import BaseModel
+
+    from bot.settings import ENV_PREFIX, Settings
+
+    def names(model: type[BaseModel], prefix: str) -> list[str]:
+        out = []
+        for name, field in model.model_fields.items():
+            kind = field.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                out += names(kind, f"{prefix}{name.upper()}__")
+            else:
+                out.append(prefix + name.upper())
+        return out
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    missing = [name for name in names(Settings, ENV_PREFIX) if f"`{name}`" not in readme]
+    assert not missing, f"settings missing from the README's table: {missing}"

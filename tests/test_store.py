@@ -114,10 +114,12 @@ async def test_turns_are_taken_in_order_and_never_overlap(redis_url: str) -> Non
 
     # Two stores on two connection pools: as two engine processes would share one Redis.
     stores = [Store(connect(redis_url), prefix="test"), Store(connect(redis_url), prefix="test")]
+    for n, store in enumerate(stores):  # connected, as running workers are
+        await admit(store, f"warm-up-{n}", "w")
     log: list[tuple[str, int]] = []
 
     async def worker(i: int) -> None:
-        await asyncio.sleep(i * 0.01)  # arrival order = i
+        await asyncio.sleep(i * 0.03)  # arrival order = i
         ticket = await admit(stores[i % 2], "shopper", f"m{i}")
         assert ticket is not None
         async with stores[i % 2].turn(ticket):

@@ -16,17 +16,32 @@ from bot.llm.local import LocalModel
 from bot.training.dialogues import delexicalise, load_bitext
 
 ROWS = [
-    ("how do I cancel order {{Order Number}}", "cancel_order",
-     "I understand you want to cancel order {{Order Number}}. Go to {{Order History}} on {{Website Name}} and press "
-     "{{Cancel Order}}. If you need help, call {{Customer Support Phone Number}}."),
-    ("where is my parcel", "track_order",
-     "You can follow your parcel in {{Track Order}}. It usually arrives in three to five days."),
-    ("I want my money back", "get_refund",
-     "I'm sorry about that. You can ask for a refund within thirty days in {{Refunds}}; we answer quickly."),
-    ("which payment methods do you take", "check_payment_methods",
-     "We accept cards, PayPal and bank transfer. You can see them all in {{Payment Methods}}."),
-    ("talk to a human", "contact_human_agent",
-     "Of course! Our team is available {{Customer Support Hours}} through {{Live Chat}}."),
+    (
+        "how do I cancel order {{Order Number}}",
+        "cancel_order",
+        "I understand you want to cancel order {{Order Number}}. Go to {{Order History}} on {{Website Name}} and press "
+        "{{Cancel Order}}. If you need help, call {{Customer Support Phone Number}}.",
+    ),
+    (
+        "where is my parcel",
+        "track_order",
+        "You can follow your parcel in {{Track Order}}. It usually arrives in three to five days.",
+    ),
+    (
+        "I want my money back",
+        "get_refund",
+        "I'm sorry about that. You can ask for a refund within thirty days in {{Refunds}}; we answer quickly.",
+    ),
+    (
+        "which payment methods do you take",
+        "check_payment_methods",
+        "We accept cards, PayPal and bank transfer. You can see them all in {{Payment Methods}}.",
+    ),
+    (
+        "talk to a human",
+        "contact_human_agent",
+        "Of course! Our team is available {{Customer Support Hours}} through {{Live Chat}}.",
+    ),
 ]
 
 
@@ -60,7 +75,9 @@ def test_placeholders_become_words_a_shopper_can_read() -> None:
     )
 
 
-def test_training_lowers_the_loss_and_the_model_loads_and_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_training_lowers_the_loss_and_the_model_loads_and_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = write_bitext(tmp_path / "bitext.csv")
     assert tiny_train(data, tmp_path / "model") == 0
     out = capsys.readouterr().out

@@ -17,8 +17,8 @@ from websockets.asyncio.client import ClientConnection
 
 from adapters.web import create_app
 from adapters.web_sessions import SessionTokens
-from bot.engine import Engine
 from bot.llm.local import LocalModel
+from bot.metrics import Metrics
 from bot.redis_server import EmbeddedRedis
 from bot.settings import WebSettings
 from bot.store import Store, connect
@@ -32,20 +32,21 @@ SECRET = "test-secret"
 class Site:
     http: str
     ws: str
-    engine: Engine
 
 
-async def start_site(engine: Engine, session_ttl_s: float = 3600, **web: Any) -> AsyncIterator[Site]:
-    settings = WebSettings(**web)
+async def start_site(store: Store, model: LocalModel, session_ttl_s: float = 3600, **web: Any) -> AsyncIterator[Site]:
+    """The web app over the engine, as `shopbot serve` wires it, on a free port."""
+    metrics = Metrics()
+    engine = make_engine(store, model, metrics=metrics)
     sessions = SessionTokens(SECRET, ttl_s=session_ttl_s)
-    app = create_app(engine=engine, settings=settings, sessions=sessions, metrics=engine._metrics)
+    app = create_app(engine=engine, settings=WebSettings(**web), sessions=sessions, metrics=metrics)
     async with serve_asgi(app, ws_max_size=1_048_576) as base:
-        yield Site(base, base.replace("http://", "ws://") + "/ws", engine)
+        yield Site(base, base.replace("http://", "ws://") + "/ws")
 
 
 @pytest.fixture
 async def site(store: Store, tiny_model: LocalModel) -> AsyncIterator[Site]:
-    async for s in start_site(make_engine(store, tiny_model), max_frame_bytes=2048):
+    async for s in start_site(store, tiny_model, max_frame_bytes=2048):
         yield s
 
 
@@ -94,7 +95,9 @@ async def test_a_message_is_answered_with_typing_deltas_and_a_reply(site: Site) 
         (b"\x00\x01binary", "binary"),
     ],
 )
-async def test_a_bad_frame_gets_an_error_frame_and_the_socket_stays_open(site: Site, raw: str | bytes, code: str) -> None:
+async def test_a_bad_frame_gets_an_error_frame_and_the_socket_stays_open(
+    site: Site, raw: str | bytes, code: str
+) -> None:
     ws, _ = await new_session(site)
     await ws.send(raw)
     error = await frame(ws)
@@ -144,7 +147,7 @@ async def test_a_bad_token_starts_a_new_customer_and_shows_nobody_elses_history(
 
 
 async def test_an_expired_token_starts_a_new_session(store: Store, tiny_model: LocalModel) -> None:
-    async for site in start_site(make_engine(store, tiny_model), session_ttl_s=1):
+    async for site in start_site(store, tiny_model, session_ttl_s=1):
         ws, token = await new_session(site)
         await ws.close()
         async with websockets.connect(f"{site.ws}?token={token}") as fresh:
@@ -165,7 +168,7 @@ async def test_a_page_on_another_origin_is_refused(site: Site) -> None:
 
 
 async def test_listed_origins_are_allowed(store: Store, tiny_model: LocalModel) -> None:
-    async for site in start_site(make_engine(store, tiny_model), allowed_origins=["https://shop.example"]):
+    async for site in start_site(store, tiny_model, allowed_origins=["https://shop.example"]):
         async with websockets.connect(site.ws, origin="https://shop.example") as ws:  # type: ignore[arg-type]
             assert (await frame(ws))["type"] == "session"
         with pytest.raises(websockets.InvalidStatus):
@@ -212,7 +215,9 @@ async def test_health_readiness_and_metrics(site: Site) -> None:
         assert 'shopbot_replies_total{channel="web"} 1.0' in text
         assert 'shopbot_reply_seconds_count{channel="web"} 1.0' in text
         assert 'shopbot_first_token_seconds_count{channel="web"} 1.0' in text
-        tokens = [line for line in text.splitlines() if line.startswith('shopbot_generated_tokens_total{channel="web"}')]
+        tokens = [
+            line for line in text.splitlines() if line.startswith('shopbot_generated_tokens_total{channel="web"}')
+        ]
         assert tokens and float(tokens[0].split()[-1]) > 0
         page = await client.get("/")
         assert page.status_code == 200 and '<script src="/widget.js"' in page.text
@@ -224,7 +229,7 @@ async def test_redis_going_away_gives_a_polite_error_and_recovers(tmp_path: Path
     server = EmbeddedRedis(tmp_path / "redis").start()  # as in production: data survives a restart
     store = Store(connect(server.url), prefix="outage")
     try:
-        async for site in start_site(make_engine(store, tiny_model)):
+        async for site in start_site(store, tiny_model):
             ws, token = await new_session(site)
             await ws.send(json.dumps({"type": "message", "text": "hello", "id": "1"}))
             assert (await until_reply(ws))[-1]["type"] == "reply"

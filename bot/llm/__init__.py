@@ -3,7 +3,7 @@ backend the settings choose, in-process (`local`) or over HTTP (`remote`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypedDict
 
@@ -31,14 +31,19 @@ class Chunk:
 
 
 class LanguageModel(Protocol):
-    name: str
-    context_window: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def context_window(self) -> int:
+        """Tokens the model attends to: prompt and reply together."""
+        ...
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens the prompt for these messages takes, generation prompt included."""
         ...
 
-    def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[Chunk]:
+    def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Chunk, None]:
         """Yield the reply as it is written; closing the iterator aborts generation."""
         ...
 

@@ -19,6 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -55,11 +56,11 @@ class _IncrementalText:
 
     def step(self, token_id: int) -> str:
         if self._stream is not None:
-            return self._stream.step(self._fast, token_id) or ""
+            return self._stream.step(self._fast, token_id) or ""  # type: ignore[arg-type]
         # Slow tokenizers: decode everything and hand out what is new (held back while a
         # multi-byte character is still incomplete).
         self._ids.append(token_id)
-        text = self._tokenizer.decode(self._ids, skip_special_tokens=True)
+        text = str(self._tokenizer.decode(self._ids, skip_special_tokens=True))
         if text.endswith("\ufffd") or not text.startswith(self._text):
             return ""
         new, self._text = text[len(self._text) :], text
@@ -124,7 +125,8 @@ class _Batch:
 
 
 def _layers(cache: DynamicCache) -> list[DynamicLayer]:
-    return list(cache.layers)
+    """The cache's layers, once `_mergeable` said they are all plain DynamicLayers."""
+    return cast(list[DynamicLayer], list(cache.layers))
 
 
 def _mergeable(cache: object) -> bool:
@@ -144,6 +146,7 @@ def _pad_left(tensor: torch.Tensor, length: int, dim: int) -> torch.Tensor:
 def _join(a: _Batch, b: _Batch) -> _Batch:
     length = max(a.mask.shape[1], b.mask.shape[1])
     for la, lb in zip(_layers(a.cache), _layers(b.cache), strict=True):
+        assert la.keys is not None and la.values is not None and lb.keys is not None and lb.values is not None
         la.keys = torch.cat([_pad_left(la.keys, length, -2), _pad_left(lb.keys, length, -2)], dim=0)
         la.values = torch.cat([_pad_left(la.values, length, -2), _pad_left(lb.values, length, -2)], dim=0)
     return _Batch(
@@ -165,6 +168,7 @@ def _select(batch: _Batch, keep: list[int]) -> _Batch:
     start = int(real[0]) if len(real) else mask.shape[1]
     if start > 0 and _mergeable(batch.cache):
         for layer in _layers(batch.cache):
+            assert layer.keys is not None and layer.values is not None
             layer.keys = layer.keys[:, :, start:, :]
             layer.values = layer.values[:, :, start:, :]
         mask = mask[:, start:]
@@ -343,10 +347,10 @@ class ContinuousBatcher:
             next_pos=mask.sum(dim=-1).to(self._device),
             seen=torch.zeros((len(group), self._vocab), dtype=torch.bool, device=self._device),
         )
-        batch = self._advance(batch, out.logits[:, -1, :])
-        if batch is None:
+        joining = self._advance(batch, out.logits[:, -1, :])
+        if joining is None:
             return
-        self._batch = batch if self._batch is None else _join(self._batch, batch)
+        self._batch = joining if self._batch is None else _join(self._batch, joining)
 
     def _decode(self) -> None:
         batch = self._batch
@@ -368,7 +372,11 @@ class ContinuousBatcher:
         tokens = _sample(logits, batch)
         batch.next_ids = tokens
         batch.seen[torch.arange(len(batch.rows)), tokens] = True
-        keep = [i for i, (row, token) in enumerate(zip(batch.rows, tokens.tolist(), strict=True)) if self._accept(row, token)]
+        keep = [
+            i
+            for i, (row, token) in enumerate(zip(batch.rows, tokens.tolist(), strict=True))
+            if self._accept(row, token)
+        ]
         if not keep:
             return None
         if len(keep) == len(batch.rows):
@@ -400,7 +408,7 @@ class ContinuousBatcher:
         if reason:
             # The incremental decoder holds back bytes of a character not yet complete; at
             # the end, the whole decode has the last word (as plain `generate` would write it).
-            whole = self._tokenizer.decode(row.ids, skip_special_tokens=True)
+            whole = str(self._tokenizer.decode(row.ids, skip_special_tokens=True))
             if whole.startswith(row.text):
                 row.text = whole
         return self._emit(row, reason)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 
 import torch
@@ -88,7 +88,7 @@ class LocalModel:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=not allow_download)
             model = AutoModelForCausalLM.from_pretrained(
                 source, local_files_only=not allow_download, dtype=_resolve_dtype(dtype, device)
-            ).to(device)
+            ).to(device)  # type: ignore[arg-type]
         except OSError as exc:
             hint = "" if allow_download else " (downloads are off: set SHOPBOT_LLM__ALLOW_DOWNLOAD=true to fetch it)"
             raise ConfigError(f"SHOPBOT_LLM__PATH: cannot load a model from {source!r}{hint}: {exc}") from exc
@@ -100,7 +100,8 @@ class LocalModel:
 
     def _prompt_text(self, messages: Sequence[ChatMessage]) -> str:
         if self._templated:
-            text = self._tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+            conversation = [{"role": m["role"], "content": m["content"]} for m in messages]
+            text = self._tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
             assert isinstance(text, str)
             return text
         lines = []
@@ -122,7 +123,7 @@ class LocalModel:
 
     # -- generation --------------------------------------------------------------------------
 
-    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[Chunk]:
+    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Chunk, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[SinkItem] = asyncio.Queue()
         prompt = self.encode(messages)
@@ -164,4 +165,3 @@ class LocalModel:
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._batcher.close)
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
@@ -54,7 +54,7 @@ class RemoteModel:
             return False
         return response.status_code < 500
 
-    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[Chunk]:
+    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Chunk, None]:
         body: dict[str, object] = {
             "model": self.name,
             "messages": list(messages),
@@ -71,7 +71,9 @@ class RemoteModel:
                 response = source.response
                 if response.status_code != 200:
                     detail = (await response.aread()).decode("utf-8", "replace")[:500]
-                    error = ModelUnavailable if response.status_code >= 500 or response.status_code == 429 else ModelError
+                    error = (
+                        ModelUnavailable if response.status_code >= 500 or response.status_code == 429 else ModelError
+                    )
                     raise error(f"{where} answered HTTP {response.status_code}: {detail}")
                 async for event in source.aiter_sse():
                     if event.data.strip() == "[DONE]":

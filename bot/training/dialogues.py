@@ -88,7 +88,9 @@ def load_bitext(path: Path) -> list[Pair]:
     return pairs
 
 
-def build_dialogues(pairs: list[Pair], *, system_prompt: str, seed: int, context_turns: int = 2) -> list[list[ChatMessage]]:
+def build_dialogues(
+    pairs: list[Pair], *, system_prompt: str, seed: int, context_turns: int = 2
+) -> list[list[ChatMessage]]:
     """One dialogue per pair; about half get earlier, unrelated exchanges in front, so the model
     learns to answer the latest message with a history present, as it will in the engine."""
     rng = random.Random(seed)

@@ -69,12 +69,12 @@ def encode_dialogue(
 
     The model is trained to write replies, not to imitate shoppers; masking the rest spends
     its small capacity where it matters. Earliest exchanges are dropped to fit the context."""
-    end = tokenizer.convert_tokens_to_ids(END)
+    end = int(tokenizer.convert_tokens_to_ids(END))  # type: ignore[arg-type]
     while True:
         ids: list[int] = []
         labels: list[int] = []
         for message in messages:
-            role = tokenizer.convert_tokens_to_ids(ROLE_TOKENS[message["role"]])
+            role = int(tokenizer.convert_tokens_to_ids(ROLE_TOKENS[message["role"]]))  # type: ignore[arg-type]
             body = tokenizer(message["content"], add_special_tokens=False)["input_ids"]
             ids += [role, *body, end]
             if message["role"] == "assistant":
