@@ -39,17 +39,27 @@ def build_messages(
     def keeping(n: int) -> list[ChatMessage]:
         return [head, *turns[len(turns) - n :], tail] if n else [head, tail]
 
-    if count(keeping(0)) > hard_limit:
+    if count(keeping(len(turns))) <= budget:
+        low = len(turns)  # the common case, a short conversation: one count
+    elif count(keeping(0)) > hard_limit:
         raise MessageTooLong("the message alone does not fit the model's context")
+    else:
+        low = _longest_fit(keeping, count, budget, len(turns))
+    # Start the kept history on a shopper's message, never mid-exchange.
+    while low and turns[len(turns) - low]["role"] != "user":
+        low -= 1
+    return keeping(low)
+
+
+def _longest_fit(
+    keeping: Callable[[int], list[ChatMessage]], count: Callable[[list[ChatMessage]], int], budget: int, most: int
+) -> int:
     # Tokens grow with every turn kept, so the longest history that fits is found by bisection.
-    low, high = 0, len(turns)
+    low, high = 0, most
     while low < high:
         middle = (low + high + 1) // 2
         if count(keeping(middle)) <= budget:
             low = middle
         else:
             high = middle - 1
-    # Start the kept history on a shopper's message, never mid-exchange.
-    while low and turns[len(turns) - low]["role"] != "user":
-        low -= 1
-    return keeping(low)
+    return low

@@ -21,9 +21,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 
-# Re-install only when the dependency list, the torch choice or the extras changed.
+# Re-install only when the dependencies, their pinned versions, the torch choice or the extras changed.
 stamp="$venv/.shopbot-installed"
-want="$(sha256sum pyproject.toml | cut -c1-16) $torch_req ${SHOPBOT_TORCH_INDEX:-} $extras"
+want="$(cat pyproject.toml scripts/constraints.txt | sha256sum | cut -c1-16) $torch_req ${SHOPBOT_TORCH_INDEX:-} $extras"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
@@ -38,5 +38,8 @@ echo "setup: installing $torch_req" >&2
 target="."
 [ -n "$extras" ] && target=".[$extras]"
 echo "setup: installing shopbot${extras:+ [$extras]}" >&2
-"${pip[@]}" install -q -e "$target"
+# constraints.txt pins every dependency to the versions the tests last passed with, so a new
+# release upstream cannot break a fresh clone. Refresh it with:
+#   .venv/bin/pip freeze --exclude-editable | grep -v '^torch==' > scripts/constraints.txt
+"${pip[@]}" install -q -c scripts/constraints.txt -e "$target"
 echo "$want" > "$stamp"

@@ -177,11 +177,15 @@
       case "error":
         if (frame.id && bubbles[frame.id]) { log.removeChild(bubbles[frame.id]); }
         if (frame.code === "unavailable" && frame.id) {
-          // The server lost its store for a moment: keep the message and try again.
+          // The server lost its store for a moment: keep the message and send it again,
+          // waiting longer each time; say so once.
           delete bubbles[frame.id];
           var item = pending.filter(function (p) { return p.id === frame.id; })[0];
-          bubble("notice", frame.message);
-          if (item) setTimeout(function () { transmit(item); }, 3000);
+          if (item) {
+            item.retries = (item.retries || 0) + 1;
+            if (item.retries === 1) bubble("notice", frame.message);
+            setTimeout(function () { transmit(item); }, Math.min(30000, 1500 * Math.pow(2, item.retries)));
+          }
           break;
         }
         if (frame.id) finish(frame.id);
