@@ -187,8 +187,8 @@ class _Connection:
                         await self._send(_frame("delta", id=frame.id, text=event.text))
         except ShopbotError as exc:
             await self._send(error_frame(exc.code, exc.public_message, frame.id))
-        except (WebSocketDisconnect, asyncio.CancelledError):
-            raise
+        except WebSocketDisconnect:
+            raise  # the visitor left; the reader ends the connection
         except Exception:
             log.exception("web message %s of visitor %s failed", frame.id, self._visitor)
             await self._send(error_frame("internal", ShopbotError.public_message, frame.id))

@@ -16,8 +16,6 @@ from bot.messages import Address, Inbound, Reply
 from bot.runtime import open_runtime
 from bot.settings import DEFAULT_SYSTEM_PROMPT, Settings, load_settings
 
-log = logging.getLogger("shopbot")
-
 DEFAULT_BITEXT = Path("../shared/datasets/bitext-customer-support/Bitext_Sample_Customer_Support_Training_Dataset.csv")
 # Far above the widget's frame limit, so an oversized frame still gets a polite error frame
 # from the app; only a frame past this is cut off by the server with close code 1009.
@@ -33,9 +31,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["data_dir"] = args.data_dir
     if getattr(args, "model", None):
         out.setdefault("llm", {})["path"] = args.model
-    web = {
-        k: v for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None))) if v is not None
-    }
+    web = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name, None) is not None}
     if web:
         out["web"] = web
     return out

@@ -1,7 +1,8 @@
 """Every Redis key and command of shopbot lives here and nowhere else.
 
 Keys, all under one prefix (`shopbot` by default). A customer's keys share the hash tag
-`{cid}`, so a transaction over them also works on Redis Cluster.
+`{cid}`. The admission script derives customer keys inside Lua and a turn's transaction also
+refreshes the identity key, so this needs one Redis (or Sentinel), not Redis Cluster.
 
     {p}:id:{channel}:{platform user}      -> customer id          (identity map, refreshed TTL)
     {p}:cust:{cid}:identities             set of "channel:user"   (to find them all on /forget)
@@ -67,27 +68,39 @@ def _unavailable(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     return wrapper
 
 
+# The customer behind a platform identity, created with its identities set on first contact.
+# One script, so two first messages racing each other get the same customer.
+_RESOLVE = """
+local function resolve(identity_key, fresh, prefix, member, ttl)
+  local customer = redis.call('GET', identity_key)
+  if not customer then
+    customer = fresh
+    redis.call('SET', identity_key, customer, 'EX', ttl)
+    local identities = prefix .. ':cust:{' .. customer .. '}:identities'
+    redis.call('SADD', identities, member)
+    redis.call('EXPIRE', identities, ttl)
+  end
+  return customer
+end
+"""
+
+_CUSTOMER = _RESOLVE + "return resolve(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
+
 # Admission of one inbound message, in one round trip so that the order in which messages
 # reach Redis is the order of their tickets: claim the platform message id (SET NX EX), find
 # or create the customer, take the conversation's next ticket with a live lease on it.
-# Customer keys are derived inside the script: fine on one Redis (or Sentinel), not Cluster.
-_ADMIT = """
+_ADMIT = (
+    _RESOLVE
+    + """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return {0} end
-local customer = redis.call('GET', KEYS[2])
-local ttl = tonumber(ARGV[5])
-if not customer then
-  customer = ARGV[2]
-  redis.call('SET', KEYS[2], customer, 'EX', ttl)
-  local identities = ARGV[3] .. ':cust:{' .. customer .. '}:identities'
-  redis.call('SADD', identities, ARGV[4])
-  redis.call('EXPIRE', identities, ttl)
-end
+local customer = resolve(KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 local order = ARGV[3] .. ':cust:{' .. customer .. '}:order'
 local ticket = redis.call('HINCRBY', order, 'ticket', 1)
 redis.call('EXPIRE', order, ARGV[7])
 redis.call('SET', order .. ':alive:' .. ticket, '1', 'PX', ARGV[6])
 return {1, customer, ticket}
 """
+)
 
 # 1: the caller's turn has come; 0: keep waiting; -1: the caller's ticket was skipped.
 # A head ticket whose lease expired (its worker died) is skipped so the queue moves on.
@@ -143,6 +156,7 @@ class Store:
         self._p = prefix
         self._limit = history_limit
         self._ttl = history_ttl_s
+        self._customer = redis.register_script(_CUSTOMER)
         self._admit = redis.register_script(_ADMIT)
         self._try_turn = redis.register_script(_TRY_TURN)
         self._release = redis.register_script(_RELEASE)
@@ -174,16 +188,8 @@ class Store:
     @_unavailable
     async def customer_for(self, channel: Channel, user_id: str) -> str:
         """The customer behind a platform identity, created on first contact."""
-        key = self._identity_key(channel, user_id)
-        fresh = uuid.uuid4().hex
-        # SET NX decides the race between two first messages; GET reads the winner.
-        if await self.redis.set(key, fresh, nx=True, ex=self._ttl):
-            await self.redis.sadd(self._cust(fresh, "identities"), f"{channel}:{user_id}")
-            return fresh
-        existing = await self.redis.get(key)
-        if existing is None:  # expired between the two commands: start over
-            return await self.customer_for(channel, user_id)
-        return str(existing)
+        args: list[str | int] = [uuid.uuid4().hex, self._p, f"{channel}:{user_id}", self._ttl]
+        return str(await self._customer(keys=[self._identity_key(channel, user_id)], args=args))
 
     # -- de-duplication and limits -------------------------------------------------------
 

@@ -176,3 +176,11 @@ async def test_a_cancelled_turn_hands_on(store: Store, cancel_while: str) -> Non
     async with asyncio.timeout(5):  # would wait for the 30 s lease if nothing handed on
         async with store.turn(last):
             pass
+
+
+async def test_an_identity_never_used_expires_with_all_it_created(store: Store, redis: Redis) -> None:
+    customer = await store.customer_for("web", "visitor-who-only-looked")
+    keys = [key async for key in redis.scan_iter(match="*")]
+    assert sorted(keys) == sorted(["test:id:web:visitor-who-only-looked", f"test:cust:{{{customer}}}:identities"])
+    for key in keys:
+        assert 0 < await redis.ttl(key) <= 3600, f"{key} would live forever"
