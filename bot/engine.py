@@ -8,6 +8,7 @@ persist, and record metrics.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -29,6 +30,21 @@ FALLBACK_REPLY = "Sorry, I don't have a good answer to that. Could you put it an
 # However long the wanted reply, a message is still answered if at least this much room is
 # left for the reply; history is what gives way first.
 _MIN_REPLY_TOKENS = 48
+
+
+_SENTENCE_END = re.compile(r"""[.!?]["')\]]*(?=\s|$)|\n""")
+_FINISHED = re.compile(r"""[.!?:]["')\]]*$""")
+
+
+def whole_sentences(text: str) -> str:
+    """A reply cut off by the token limit ends mid-sentence; drop the unfinished sentence
+    unless that would drop most of the reply. The widget swaps the streamed text for this."""
+    if not text or _FINISHED.search(text):
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    if ends and ends[-1] >= len(text) * 0.3:
+        return text[: ends[-1]].rstrip()
+    return text
 
 
 class Engine:
@@ -153,7 +169,7 @@ class Engine:
             self._metrics.in_progress.dec()
             self._metrics.tokens.labels(channel).inc(tokens)
 
-        reply_text = "".join(pieces).strip()
+        reply_text = whole_sentences("".join(pieces).strip())
         flags: set[Flag] = set()
         if not reply_text:
             reply_text = FALLBACK_REPLY

@@ -21,10 +21,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 
-# Re-install only when the dependencies, their pinned versions, the torch choice or the extras changed.
-stamp="$venv/.shopbot-installed"
-want="$(cat pyproject.toml scripts/constraints.txt | sha256sum | cut -c1-16) $torch_req ${SHOPBOT_TORCH_INDEX:-} $extras"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+# Re-install only when the dependencies, their pinned versions or the torch choice changed.
+# A venv with the dev extras serves the plain run as well.
+want="$(cat pyproject.toml scripts/constraints.txt | sha256sum | cut -c1-16) $torch_req ${SHOPBOT_TORCH_INDEX:-}"
+stamp="$venv/.shopbot-installed-${extras:-base}"
+if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] ||
+   { [ -z "$extras" ] && [ "$(cat "$venv/.shopbot-installed-dev" 2>/dev/null)" = "$want" ]; }; then
     exit 0
 fi
 

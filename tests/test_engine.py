@@ -184,3 +184,26 @@ async def test_different_customers_are_answered_concurrently(store: Store, tiny_
 async def test_events_are_typed(store: Store, tiny_model: LocalModel) -> None:
     events: list[ReplyEvent] = [e async for e in make_engine(store, tiny_model).handle(inbound("hi", "1"))]
     assert all(isinstance(e, ReplyDelta) for e in events[:-1]) and isinstance(events[-1], Reply)
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        (
+            "Sure. Follow these steps:\n\n1. Log in.\n2. Open your orders.\n\nIf you have any",
+            "Sure. Follow these steps:\n\n1. Log in.\n2. Open your orders.",
+        ),
+        ("Thanks for asking! We ship in two days", "Thanks for asking!"),
+        ("Your parcel ships today.", "Your parcel ships today."),
+        ("Steps (see the list) follow", "Steps (see the list) follow"),
+        ("no punctuation at all", "no punctuation at all"),
+        (
+            "Hi. And then a very long unfinished sentence that goes on and on and on and on",
+            "Hi. And then a very long unfinished sentence that goes on and on and on and on",
+        ),
+    ],
+)
+def test_a_reply_cut_by_the_token_limit_ends_on_a_whole_sentence(written: str, kept: str) -> None:
+    from bot.engine import whole_sentences
+
+    assert whole_sentences(written) == kept
