@@ -162,6 +162,21 @@ def _train(args: argparse.Namespace) -> None:
     )
 
 
+# -- import ---------------------------------------------------------------------------------
+
+
+def _import(folder: Path, *, strict: bool) -> int:
+    from bot.knowledge.retrieval import Retriever
+    from bot.knowledge.shop import load_shop
+
+    shop = load_shop(folder)
+    Retriever(shop.passages, shop.offered)  # the index serving would build, built once to be sure it can be
+    print(shop.summary())
+    if not shop.products:
+        return 2
+    return 1 if strict and shop.problems else 0
+
+
 # -- the parser -----------------------------------------------------------------------------
 
 
@@ -232,6 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--system-prompt", default=DEFAULT_SYSTEM_PROMPT, help="system prompt the dialogues carry")
 
+    shop_import = commands.add_parser(
+        "import",
+        help="read a store folder, report what loaded and every problem, and index it",
+        description="Reads store.toml, catalog.csv (a Shopify product export) and/or catalog.jsonl, "
+        "policies/*.md, faq.md and orders.jsonl. Each problem names its file, row or line and the reason; "
+        "the rest of the folder still loads. Exits 0 when products loaded, 2 when none did.",
+    )
+    shop_import.add_argument("folder", type=Path, help="the store folder")
+    shop_import.add_argument("--strict", action="store_true", help="exit 1 when there is any problem")
+
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     bench_commands = bench.add_subparsers(dest="bench", required=True, metavar="BENCH", help="which benchmark")
     engine = bench_commands.add_parser(
@@ -255,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             logging.basicConfig(level=logging.WARNING)
             _train(args)
             return 0
+        if args.command == "import":
+            return _import(args.folder, strict=args.strict)
         overrides = _overrides(args)
         settings = load_settings(**overrides)
         if args.command == "bench":

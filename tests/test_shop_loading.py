@@ -7,6 +7,8 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from bot.knowledge.catalog import html_to_text
 from bot.knowledge.passages import split_markdown
 from bot.knowledge.shop import load_shop
@@ -201,3 +203,17 @@ def test_html_is_stripped_to_readable_text() -> None:
     assert html_to_text("<h2>Fit</h2><p>True to size,<br>roomy toes.</p><p>Care: hand wash &amp; dry</p>") == (
         "Fit\nTrue to size,\nroomy toes.\nCare: hand wash & dry"
     )
+
+
+def test_import_prints_what_loaded_and_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    rows = product_rows()
+    rows.insert(1, row(Handle="trail-bottle", Option1_Value="Green", Variant_SKU="TB-GRN", Variant_Price="twenty"))
+    folder = write_shop(tmp_path / "shop", rows)
+    assert main(["import", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "products: 4 loaded, 2 offered (3 variants)" in out and "orders:   1" in out
+    assert "catalog.csv, row 3: variant of 'trail-bottle' skipped: 'twenty' is not a price" in out
+    assert main(["import", "--strict", str(folder)]) == 1
+    assert main(["import", str(tmp_path / "missing")]) == 2
