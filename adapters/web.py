@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from contextlib import aclosing
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -61,10 +62,14 @@ class HistoryItem(BaseModel):
     role: str
     text: str
     ts: str
+    id: str | None = None  # the client's message id, for a shopper's web messages
 
     @classmethod
     def of(cls, message: StoredMessage) -> HistoryItem:
-        return cls(role=message.role, text=message.text, ts=message.ts.isoformat())
+        mine = message.role == "user" and message.channel == CHANNEL
+        return cls(
+            role=message.role, text=message.text, ts=message.ts.isoformat(), id=message.message_id if mine else None
+        )
 
 
 def _frame(kind: str, **fields: Any) -> str:
@@ -86,6 +91,19 @@ def reply_frame(reply: Reply, message_id: str) -> str:
         sources=reply.sources,
         flags=sorted(reply.flags),
     )
+
+
+class RedactTokens(logging.Filter):
+    """Session tokens travel in the websocket URL (`/ws?token=...`); uvicorn logs that URL.
+    A token is a key to a shopper's history: it never reaches a log."""
+
+    _TOKEN = re.compile(r"(token=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message:
+            record.msg, record.args = self._TOKEN.sub(r"\1[redacted]", message), ()
+        return True
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
@@ -139,7 +157,7 @@ class _Connection:
                 continue
             try:
                 payload = json.loads(raw)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # "[[[[..." nests past the parser's depth
                 await self._send(error_frame("malformed", "That frame is not valid JSON."))
                 continue
             await self._accept(payload)

@@ -3,7 +3,9 @@ same web visitor (and so the same customer) across reloads and reconnects."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -37,10 +39,22 @@ def secret_from_data_dir(data_dir: Path) -> str:
     """A random secret created once and kept (mode 600) in the data directory, so tokens
     outlive a restart without the developer having to set SHOPBOT_WEB__SESSION_SECRET."""
     path = data_dir / "web-session-secret"
-    if path.exists():
-        return path.read_text().strip()
+    existing = path.read_text().strip() if path.exists() else None
+    if existing:
+        return existing
     data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(32)
-    path.touch(mode=0o600)
-    path.write_text(secret)
-    return secret
+    # Written whole to a private file, then put in place: a second process starting at the
+    # same moment reads either no file or the whole secret, never an empty one.
+    fd, scratch = tempfile.mkstemp(dir=data_dir, prefix=".web-session-secret.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(32))
+    try:
+        if existing == "":
+            os.replace(scratch, path)  # an empty file is no secret: replace it
+        else:
+            os.link(scratch, path)  # fails if another process got there first: use theirs
+    except FileExistsError:
+        pass
+    finally:
+        Path(scratch).unlink(missing_ok=True)
+    return path.read_text().strip()

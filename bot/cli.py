@@ -50,7 +50,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 async def _serve(settings: Settings) -> None:
     import uvicorn
 
-    from adapters.web import create_app
+    from adapters.web import RedactTokens, create_app
     from adapters.web_sessions import SessionTokens, secret_from_data_dir
 
     async with open_runtime(settings) as runtime:
@@ -72,6 +72,8 @@ async def _serve(settings: Settings) -> None:
             ws_max_size=_WS_MAX_BYTES,
             lifespan="off",
         )
+        for name in ("uvicorn.error", "uvicorn.access"):  # after Config, which sets logging up
+            logging.getLogger(name).addFilter(RedactTokens())
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         while not server.started and not task.done():

@@ -21,7 +21,7 @@ from bot.messages import Channel, Flag, Inbound, Reply, ReplyDelta, ReplyEvent, 
 from bot.metrics import Metrics
 from bot.prompt import build_messages
 from bot.settings import EngineSettings
-from bot.store import Store
+from bot.store import Store, Taken, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -82,30 +82,30 @@ class Engine:
         channel = inbound.channel
         started = time.monotonic()
         self._metrics.messages.labels(channel).inc()
-        ticket = None
+        ticket: Ticket | None = None
         answered = False
         try:
             text = self._validated(inbound.text)
-            ticket = await self._store.admit(
-                channel,
-                inbound.user_id,
-                inbound.message_id,
-                dedup_ttl_s=self._settings.dedup_ttl_s,
-                lease_s=self._settings.turn_lease_s,
+            admission = await self._store.admit(
+                channel, inbound.user_id, inbound.message_id, lease_s=self._settings.turn_lease_s
             )
-            if ticket is None:
-                raise DuplicateMessage(f"{channel} message {inbound.message_id} was already taken")
+            if isinstance(admission, Taken):
+                yield await self._answer_again(admission.customer_id, inbound)
+                return
+            ticket = admission
             final: Reply | None = None
             async with self._store.turn(ticket):
-                customer_id = ticket.customer_id
-                if await self._store.count_message(customer_id) > self._settings.rate_limit_per_minute:
-                    raise RateLimited(f"customer {customer_id} is over {self._settings.rate_limit_per_minute}/min")
-                async for event in self._respond(customer_id, inbound, text, started):
-                    if isinstance(event, Reply):
-                        final = event  # persisted: the turn can be handed on before it is delivered
-                    else:
-                        yield event
-            answered = final is not None
+                if await self._store.count_message(ticket.customer_id) > self._settings.rate_limit_per_minute:
+                    raise RateLimited(
+                        f"customer {ticket.customer_id} is over {self._settings.rate_limit_per_minute}/min"
+                    )
+                async with aclosing(self._respond(ticket, inbound, text, started)) as events:
+                    async for event in events:
+                        if isinstance(event, Reply):
+                            # Recorded: the turn is handed on before the reply is delivered.
+                            final, answered = event, True
+                        else:
+                            yield event
             if final is not None:
                 yield final
         except ShopbotError as exc:
@@ -121,6 +121,16 @@ class Engine:
             if ticket is not None and not answered:
                 await self._store.release_message(channel, inbound.user_id, inbound.message_id)
 
+    async def _answer_again(self, customer_id: str, inbound: Inbound) -> Reply:
+        """A message delivered twice gets no second answer from the model: the reply recorded
+        for it is handed back (flagged "repeat", for channels that must not post it twice); one
+        still being answered is a DuplicateMessage."""
+        history = await self._store.history(customer_id)
+        for asked, answer in zip(history, history[1:], strict=False):
+            if asked.role == "user" and asked.message_id == inbound.message_id and asked.channel == inbound.channel:
+                return Reply(text=answer.text, customer_id=customer_id, sources=answer.sources, flags={"repeat"})
+        raise DuplicateMessage(f"{inbound.channel} message {inbound.message_id} is being answered already")
+
     def _validated(self, text: str) -> str:
         text = text.strip()
         if not text:
@@ -130,11 +140,14 @@ class Engine:
         return text
 
     async def _respond(
-        self, customer_id: str, inbound: Inbound, text: str, started: float
+        self, ticket: Ticket, inbound: Inbound, text: str, started: float
     ) -> AsyncGenerator[ReplyEvent, None]:
+        customer_id = ticket.customer_id
         command = parse_command(text)
         if command is not None:
-            yield await self._commands.run(command, customer_id)
+            reply = await self._commands.run(command, customer_id)
+            await self._store.settle(ticket, self._settings.dedup_ttl_s)
+            yield reply
             return
 
         history = await self._store.history(customer_id)
@@ -175,8 +188,8 @@ class Engine:
             reply_text = FALLBACK_REPLY
             flags.add("fallback")
         latency_ms = int((time.monotonic() - started) * 1000)
-        await self._store.append(
-            customer_id,
+        await self._store.record(
+            ticket,
             [
                 StoredMessage(
                     role="user", text=text, ts=inbound.timestamp, channel=channel, message_id=inbound.message_id
@@ -191,6 +204,7 @@ class Engine:
                 ),
             ],
             identity=(channel, inbound.user_id),
+            dedup_ttl_s=self._settings.dedup_ttl_s,
         )
         self._metrics.latency.labels(channel).observe(latency_ms / 1000)
         self._metrics.replies.labels(channel).inc()

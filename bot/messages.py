@@ -55,7 +55,7 @@ class Source(BaseModel):
     ref: str
 
 
-Flag = Literal["command", "fallback", "reset", "forgotten", "handed_over"]
+Flag = Literal["command", "fallback", "reset", "forgotten", "handed_over", "repeat"]
 
 
 class ReplyDelta(BaseModel):

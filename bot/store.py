@@ -11,7 +11,9 @@ refreshes the identity key, so this needs one Redis (or Sentinel), not Redis Clu
     {p}:cust:{cid}:order                  hash {ticket, turn}: the conversation's ticket lock
     {p}:cust:{cid}:order:alive:{ticket}   lease of a ticket whose holder is alive
     {p}:cust:{cid}:rate:{minute}          messages counted for the rate limit
-    {p}:dedup:{channel}:{user}:{msg id}   a platform message already taken (SET NX EX)
+    {p}:dedup:{channel}:{user}:{msg id}   a platform message already taken (SET NX): kept alive
+                                          with its turn, then for the de-duplication TTL once
+                                          its reply is recorded
 
 Every multi-step change is one MULTI/EXEC transaction or one Lua script. Redis errors become
 StoreUnavailable: nothing here falls back to memory.
@@ -32,7 +34,7 @@ from typing import ParamSpec, TypeVar
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
 
 from bot.errors import StoreUnavailable
 from bot.messages import Channel, StoredMessage
@@ -44,14 +46,18 @@ T = TypeVar("T")
 
 
 def connect(url: str) -> Redis:
-    """A client that fails fast when Redis is away and reconnects by itself when it is back."""
+    """A client that fails fast when Redis is away and reconnects by itself when it is back.
+
+    No automatic retries: a script or transaction whose reply was lost may well have run, and
+    running it again would take a second ticket or write a turn twice. A failure surfaces as
+    StoreUnavailable and the shopper resends; claims lapse quickly, so the resend is answered."""
     return Redis.from_url(
         url,
         decode_responses=True,
         socket_timeout=5,
         socket_connect_timeout=2,
         health_check_interval=15,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
+        retry=Retry(NoBackoff(), retries=0),
     )
 
 
@@ -87,17 +93,22 @@ end
 _CUSTOMER = _RESOLVE + "return resolve(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
 
 # Admission of one inbound message, in one round trip so that the order in which messages
-# reach Redis is the order of their tickets: claim the platform message id (SET NX EX), find
-# or create the customer, take the conversation's next ticket with a live lease on it.
+# reach Redis is the order of their tickets: claim the platform message id (SET NX, for the
+# lease's lifetime: the claim of a worker that dies lapses with it), find or create the
+# customer, take the conversation's next ticket with a live lease on it. A message claimed
+# already gives {0, customer}.
+#   KEYS: claim, identity    ARGV: fresh customer id, prefix, identity member, identity TTL s,
+#                                  lease ms, order hash TTL s
 _ADMIT = (
     _RESOLVE
     + """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return {0} end
-local customer = resolve(KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
-local order = ARGV[3] .. ':cust:{' .. customer .. '}:order'
+local claimed = redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[5])
+local customer = resolve(KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+if not claimed then return {0, customer} end
+local order = ARGV[2] .. ':cust:{' .. customer .. '}:order'
 local ticket = redis.call('HINCRBY', order, 'ticket', 1)
-redis.call('EXPIRE', order, ARGV[7])
-redis.call('SET', order .. ':alive:' .. ticket, '1', 'PX', ARGV[6])
+redis.call('EXPIRE', order, ARGV[6])
+redis.call('SET', order .. ':alive:' .. ticket, '1', 'PX', ARGV[5])
 return {1, customer, ticket}
 """
 )
@@ -114,6 +125,15 @@ if redis.call('EXISTS', KEYS[1] .. ':alive:' .. (turn + 1)) == 0 then
   if turn + 1 == ticket - 1 then return 1 end
 end
 return 0
+"""
+
+# Refresh a live ticket's lease and its message's claim; a claim already recorded (with the
+# long de-duplication TTL) is left as it is. (PEXPIRE ... LT would do it, from Redis 7 on.)
+_REFRESH = """
+local alive = redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl >= 0 and ttl <= tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+return alive
 """
 
 _RELEASE = """
@@ -133,8 +153,16 @@ class Ticket:
 
     customer_id: str
     number: int
-    key: str
+    key: str  # the conversation's order hash
+    claim: str  # the message's de-duplication key
     lease_s: float
+
+
+@dataclass(frozen=True)
+class Taken:
+    """An admission refused: the message id is claimed already (answered, or being answered)."""
+
+    customer_id: str
 
 
 def _order_ttl(lease_s: float) -> int:
@@ -160,6 +188,7 @@ class Store:
         self._admit = redis.register_script(_ADMIT)
         self._try_turn = redis.register_script(_TRY_TURN)
         self._release = redis.register_script(_RELEASE)
+        self._refresh = redis.register_script(_REFRESH)
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -193,31 +222,31 @@ class Store:
 
     # -- de-duplication and limits -------------------------------------------------------
 
-    async def admit(
-        self, channel: Channel, user_id: str, message_id: str, *, dedup_ttl_s: int, lease_s: float
-    ) -> Ticket | None:
-        """Take an inbound message: None when its platform id was seen before (a redelivery),
-        else the customer it belongs to and its ticket in the conversation's queue."""
-        lease_ms = int(lease_s * 1000)
+    async def admit(self, channel: Channel, user_id: str, message_id: str, *, lease_s: float) -> Ticket | Taken:
+        """Take an inbound message: its customer and ticket in the conversation's queue, or
+        Taken when its platform id is claimed already (a redelivery)."""
+        claim = self._dedup_key(channel, user_id, message_id)
+        args: list[str | int] = [
+            uuid.uuid4().hex,
+            self._p,
+            f"{channel}:{user_id}",
+            self._ttl,
+            int(lease_s * 1000),
+            _order_ttl(lease_s),
+        ]
         try:
-            result = await self._admit(
-                keys=[self._dedup_key(channel, user_id, message_id), self._identity_key(channel, user_id)],
-                args=[
-                    dedup_ttl_s,
-                    uuid.uuid4().hex,
-                    self._p,
-                    f"{channel}:{user_id}",
-                    self._ttl,
-                    lease_ms,
-                    _order_ttl(lease_s),
-                ],
-            )
+            result = await self._admit(keys=[claim, self._identity_key(channel, user_id)], args=args)
         except (redis_errors.RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis unreachable admitting a message: {exc}") from exc
-        if not int(result[0]):
-            return None
         customer_id = str(result[1])
-        return Ticket(customer_id, int(result[2]), self._cust(customer_id, "order"), lease_s)
+        if not int(result[0]):
+            return Taken(customer_id)
+        return Ticket(customer_id, int(result[2]), self._cust(customer_id, "order"), claim, lease_s)
+
+    @_unavailable
+    async def settle(self, ticket: Ticket, dedup_ttl_s: int) -> None:
+        """Keep the claim of a message answered without a recorded turn (a command)."""
+        await self.redis.set(ticket.claim, "1", ex=dedup_ttl_s)
 
     async def release_message(self, channel: Channel, user_id: str, message_id: str) -> None:
         """Forget a claim whose message was not answered, so a retry of it is answered."""
@@ -248,10 +277,15 @@ class Store:
         return [StoredMessage.model_validate_json(item) for item in raw]
 
     @_unavailable
-    async def append(self, customer_id: str, messages: list[StoredMessage], *, identity: tuple[Channel, str]) -> None:
-        """Add a turn: push, cap, refresh every TTL of the customer in one transaction."""
+    async def record(
+        self, ticket: Ticket, messages: list[StoredMessage], *, identity: tuple[Channel, str], dedup_ttl_s: int
+    ) -> None:
+        """Record an answered message: push, cap, refresh every TTL of the customer, and keep
+        the message's claim for the de-duplication TTL, all in one transaction."""
+        customer_id = ticket.customer_id
         history = self._cust(customer_id, "history")
         async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(ticket.claim, "1", ex=dedup_ttl_s)
             pipe.rpush(history, *(m.model_dump_json() for m in messages))
             pipe.ltrim(history, -self._limit, -1)
             pipe.expire(history, self._ttl)
@@ -300,7 +334,7 @@ class Store:
         it are done. A live holder keeps a lease on its ticket; a ticket whose lease lapsed
         (its worker died) is skipped, so one crash cannot stall the conversation."""
         lease_ms = int(ticket.lease_s * 1000)
-        keeper = asyncio.create_task(self._keep_alive(f"{ticket.key}:alive:{ticket.number}", lease_ms))
+        keeper = asyncio.create_task(self._keep_alive(ticket, lease_ms))
         try:
             await self._wait_turn(ticket.key, ticket.number)
             yield
@@ -330,12 +364,15 @@ class Store:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    async def _keep_alive(self, alive_key: str, lease_ms: int) -> None:
+    async def _keep_alive(self, ticket: Ticket, lease_ms: int) -> None:
+        """Refresh the ticket's lease and the message's claim while this worker lives."""
+        alive = f"{ticket.key}:alive:{ticket.number}"
         while True:
             await asyncio.sleep(lease_ms / 3000)
             try:
-                if not await self.redis.pexpire(alive_key, lease_ms):
-                    log.warning("lease %s had lapsed", alive_key)
+                still_alive = await self._refresh(keys=[alive, ticket.claim], args=[lease_ms])
+                if not still_alive:
+                    log.warning("lease %s had lapsed", alive)
                     return
             except (redis_errors.RedisError, OSError) as exc:
-                log.warning("could not refresh lease %s: %s", alive_key, exc)
+                log.warning("could not refresh lease %s: %s", alive, exc)

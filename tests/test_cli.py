@@ -31,8 +31,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving(env: dict[str, str], port: int = 0) -> Iterator[str]:
-    """`shopbot serve` in a subprocess; yields the storefront URL it prints."""
+def serving(env: dict[str, str], port: int = 0, log: list[str] | None = None) -> Iterator[str]:
+    """`shopbot serve` in a subprocess; yields the storefront URL it prints; `log` gets its output."""
     process = subprocess.Popen(
         [SHOPBOT, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -61,6 +61,8 @@ def serving(env: dict[str, str], port: int = 0) -> Iterator[str]:
             process.communicate()
             raise
     output = "".join(lines) + rest
+    if log is not None:
+        log.append(output)
     # Ctrl+C: uvicorn shuts down cleanly, then the conventional 130 of an interrupted command.
     assert process.returncode in (0, 130) and "Finished server process" in output, output
 
@@ -93,10 +95,13 @@ def test_serve_with_embedded_redis_and_model_answers_and_remembers_across_restar
         assert len(reply["text"].split()) >= 5
     assert (tmp_path / "data" / "redis" / "appendonly.aof").exists() or (tmp_path / "data" / "redis").glob("*.rdb")
 
-    with serving(env) as url:  # a restart: same data directory, same session secret
+    server_log: list[str] = []
+    with serving(env, log=server_log) as url:  # a restart: same data directory, same session secret
         _, _, first = ask(url, "thanks", token=token)
         assert first["type"] == "history"
         assert [m["text"] for m in first["messages"]][:2] == ["How can I track my order?", reply["text"]]
+    assert '"WebSocket /ws?token=[redacted]" [accepted]' in server_log[0]
+    assert token not in server_log[0], "a session token is a key to a shopper's history: never logged"
 
 
 def test_chat_in_the_terminal_keeps_its_history(redis_url: str) -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Sequence
+from pathlib import Path
 
 import pytest
 
 from bot.commands import FORGET_CONFIRM
 from bot.engine import Engine
-from bot.errors import DuplicateMessage, MessageRejected, MessageTooLong, RateLimited
+from bot.errors import DuplicateMessage, MessageRejected, MessageTooLong, RateLimited, StoreUnavailable
 from bot.llm import ChatMessage, Chunk, GenerationParams
 from bot.llm.local import LocalModel
 from bot.messages import Address, Inbound, Reply, ReplyDelta, ReplyEvent
+from bot.redis_server import EmbeddedRedis
 from bot.store import Store, connect
 from tests.conftest import make_engine
 
@@ -50,12 +52,28 @@ async def test_a_message_is_answered_streaming_and_kept_in_history(store: Store,
     assert history[1].latency_ms is not None and history[1].tokens == reply.tokens
 
 
-async def test_a_redelivered_message_gets_no_second_reply(store: Store, tiny_model: LocalModel) -> None:
-    engine = make_engine(store, tiny_model)
+async def test_a_redelivered_message_gets_the_recorded_reply_not_a_second_one(
+    store: Store, tiny_model: LocalModel
+) -> None:
+    model = Recording(tiny_model)
+    engine = make_engine(store, model)
     _, reply = await run(engine, inbound("hello", "update-7"))
-    with pytest.raises(DuplicateMessage):
-        await run(engine, inbound("hello", "update-7"))
+    deltas, again = await run(engine, inbound("hello", "update-7"))
+    assert deltas == [] and again.text == reply.text and again.flags == {"repeat"}
+    assert len(model.spans) == 1, "the model wrote once"
     assert len(await store.history(reply.customer_id)) == 2
+
+
+async def test_a_message_delivered_again_while_being_answered_is_a_duplicate(
+    store: Store, tiny_model: LocalModel
+) -> None:
+    engine = make_engine(store, tiny_model)
+    first = engine.handle(inbound("tell me about returns", "m1"))
+    assert isinstance(await anext(first), ReplyDelta)  # being answered now
+    with pytest.raises(DuplicateMessage):
+        await run(engine, inbound("tell me about returns", "m1"))
+    async for _ in first:
+        pass
 
 
 async def test_an_aborted_reply_leaves_the_message_answerable(store: Store, tiny_model: LocalModel) -> None:
@@ -207,3 +225,31 @@ def test_a_reply_cut_by_the_token_limit_ends_on_a_whole_sentence(written: str, k
     from bot.engine import whole_sentences
 
     assert whole_sentences(written) == kept
+
+
+async def test_a_reply_lost_to_a_redis_outage_is_answered_when_resent(tmp_path: Path, tiny_model: LocalModel) -> None:
+    """Redis goes away while the model writes: the claim on the message cannot be released
+    then, so it must lapse by itself, and the shopper's resend is answered, not refused."""
+    server = EmbeddedRedis(tmp_path / "redis").start()  # append-only: keys survive the restart
+
+    class DropsRedis(Recording):
+        async def stream(
+            self, messages: Sequence[ChatMessage], params: GenerationParams
+        ) -> AsyncGenerator[Chunk, None]:
+            async for chunk in super().stream(messages, params):
+                if server.running:
+                    server.stop()
+                yield chunk
+
+    store = Store(connect(server.url), prefix="outage")
+    try:
+        with pytest.raises(StoreUnavailable):
+            await run(make_engine(store, DropsRedis(tiny_model), turn_lease_s=1), inbound("hello", "m1"))
+        server.start()
+        await asyncio.sleep(1.2)  # the claim's lease
+        _, reply = await run(make_engine(store, tiny_model, turn_lease_s=1), inbound("hello", "m1"))
+        assert "repeat" not in reply.flags
+        assert [m.text for m in await store.history(reply.customer_id)] == ["hello", reply.text]
+    finally:
+        await store.aclose()
+        server.stop()

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.messages import StoredMessage
-from bot.store import Store, Ticket
+from bot.store import Store, Taken, Ticket, connect
 
 
 def msg(i: int, role: str = "user") -> StoredMessage:
@@ -27,10 +27,23 @@ async def test_first_contacts_racing_get_one_customer(store: Store) -> None:
     assert len(set(ids)) == 1
 
 
+async def admit(store: Store, user: str, message_id: str, lease_s: float = 30, channel: str = "telegram") -> Ticket:
+    ticket = await store.admit(channel, user, message_id, lease_s=lease_s)  # type: ignore[arg-type]
+    assert isinstance(ticket, Ticket)
+    return ticket
+
+
+async def record(store: Store, user: str, message_id: str, *messages: StoredMessage) -> Ticket:
+    ticket = await admit(store, user, message_id, channel="web")
+    async with store.turn(ticket):
+        await store.record(ticket, list(messages), identity=("web", user), dedup_ttl_s=600)
+    return ticket
+
+
 async def test_history_is_capped_and_expires(store: Store, redis: Redis) -> None:
-    customer = await store.customer_for("web", "u")
     for i in range(0, 16, 2):
-        await store.append(customer, [msg(i), msg(i + 1, "assistant")], identity=("web", "u"))
+        ticket = await record(store, "u", f"m{i}", msg(i), msg(i + 1, "assistant"))
+    customer = ticket.customer_id
     history = await store.history(customer)
     assert [m.text for m in history] == [f"message {i}" for i in range(6, 16)], "oldest dropped, cap 10"
     assert [m.text for m in await store.history(customer, limit=3)] == ["message 13", "message 14", "message 15"]
@@ -39,10 +52,10 @@ async def test_history_is_capped_and_expires(store: Store, redis: Redis) -> None
 
 
 async def test_a_turn_is_written_in_one_transaction(store: Store, redis: Redis) -> None:
-    customer = await store.customer_for("web", "u")
+    ticket = await admit(store, "u", "m1", channel="web")
     async with redis.monitor() as monitor:
         listen = monitor.listen()
-        await store.append(customer, [msg(1), msg(2, "assistant")], identity=("web", "u"))
+        await store.record(ticket, [msg(1), msg(2, "assistant")], identity=("web", "u"), dedup_ttl_s=600)
         commands = []
         async for entry in listen:
             command = entry["command"].split()[0].upper()
@@ -51,43 +64,55 @@ async def test_a_turn_is_written_in_one_transaction(store: Store, redis: Redis) 
             if command == "EXEC":
                 break
     assert commands[0] == "MULTI" and commands[-1] == "EXEC"
-    assert set(commands[1:-1]) == {"RPUSH", "LTRIM", "EXPIRE"}
-
-
-async def admit(store: Store, user: str, message_id: str, lease_s: float = 30) -> Ticket | None:
-    return await store.admit("telegram", user, message_id, dedup_ttl_s=60, lease_s=lease_s)
+    assert set(commands[1:-1]) == {"SET", "RPUSH", "LTRIM", "EXPIRE"}, "the claim is kept in the same transaction"
 
 
 async def test_a_message_id_is_admitted_once(store: Store) -> None:
     first = await admit(store, "7", "1001")
-    assert first is not None and first.number == 1
-    assert await admit(store, "7", "1001") is None
+    assert first.number == 1
+    taken = await store.admit("telegram", "7", "1001", lease_s=30)
+    assert taken == Taken(first.customer_id), "a redelivery is refused and names its customer"
     other = await admit(store, "8", "1001")
-    assert other is not None and other.customer_id != first.customer_id, "ids are per user"
+    assert other.customer_id != first.customer_id, "ids are per user"
     await store.release_message("telegram", "7", "1001")
     again = await admit(store, "7", "1001")
-    assert again is not None and again.customer_id == first.customer_id, "a released message can be taken again"
+    assert again.customer_id == first.customer_id, "a released message can be taken again"
     assert again.number == 2
     assert first.customer_id == await store.customer_for("telegram", "7")
 
 
+async def test_a_claim_lives_with_its_worker_and_then_for_the_dedup_ttl(store: Store, redis: Redis) -> None:
+    ticket = await admit(store, "7", "1001", lease_s=1)
+    assert 0 < await redis.pttl(ticket.claim) <= 1000, "a worker that dies lets go of the message soon"
+    async with store.turn(ticket):
+        await asyncio.sleep(1.5)  # longer than the lease: the keeper stretches it
+        assert await redis.exists(ticket.claim)
+        await store.record(ticket, [msg(1), msg(2, "assistant")], identity=("telegram", "7"), dedup_ttl_s=600)
+        await asyncio.sleep(0.5)  # a refresh after recording must not shorten it again
+    assert 590 < await redis.ttl(ticket.claim) <= 600
+
+
+async def test_a_claim_of_a_dead_worker_lapses(store: Store) -> None:
+    await admit(store, "7", "1001", lease_s=0.2)  # admitted, then nothing: the worker died
+    assert isinstance(await store.admit("telegram", "7", "1001", lease_s=0.2), Taken)
+    await asyncio.sleep(0.3)
+    assert isinstance(await store.admit("telegram", "7", "1001", lease_s=0.2), Ticket), "the resend is taken"
+
+
 async def test_reset_clears_the_conversation_but_keeps_the_customer(store: Store) -> None:
-    customer = await store.customer_for("web", "u")
-    await store.append(customer, [msg(1)], identity=("web", "u"))
+    customer = (await record(store, "u", "m1", msg(1))).customer_id
     await store.reset(customer)
     assert await store.history(customer) == []
     assert await store.customer_for("web", "u") == customer
 
 
 async def test_forget_deletes_every_key_of_the_customer(store: Store, redis: Redis) -> None:
-    customer = await store.customer_for("web", "u")
-    other = await store.customer_for("web", "someone-else")
-    await store.append(customer, [msg(1)], identity=("web", "u"))
-    await store.append(other, [msg(2)], identity=("web", "someone-else"))
+    customer = (await record(store, "u", "m1", msg(1))).customer_id
+    other = (await record(store, "someone-else", "m1", msg(2))).customer_id
     await store.count_message(customer)
     await store.set_pending(customer, "forget")
-    ticket = await store.admit("web", "u", "m1", dedup_ttl_s=60, lease_s=30)
-    assert ticket is not None and ticket.customer_id == customer
+    ticket = await admit(store, "u", "m2", channel="web")
+    assert ticket.customer_id == customer
     async with store.turn(ticket):
         pass
     assert await store.forget(customer) >= 5
@@ -110,8 +135,6 @@ async def test_rate_counter_counts_per_minute(store: Store) -> None:
 
 
 async def test_turns_are_taken_in_order_and_never_overlap(redis_url: str) -> None:
-    from bot.store import connect
-
     # Two stores on two connection pools: as two engine processes would share one Redis.
     stores = [Store(connect(redis_url), prefix="test"), Store(connect(redis_url), prefix="test")]
     for n, store in enumerate(stores):  # connected, as running workers are
@@ -119,12 +142,11 @@ async def test_turns_are_taken_in_order_and_never_overlap(redis_url: str) -> Non
     log: list[tuple[str, int]] = []
 
     async def worker(i: int) -> None:
-        await asyncio.sleep(i * 0.03)  # arrival order = i
+        await asyncio.sleep(i * 0.02)  # arrival order = i; each holds the turn far longer
         ticket = await admit(stores[i % 2], "shopper", f"m{i}")
-        assert ticket is not None
         async with stores[i % 2].turn(ticket):
             log.append(("start", i))
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)
             log.append(("end", i))
 
     await asyncio.gather(*(worker(i) for i in range(8)))
@@ -135,16 +157,13 @@ async def test_turns_are_taken_in_order_and_never_overlap(redis_url: str) -> Non
 
 async def test_a_dead_holder_is_skipped_once_its_lease_lapses(store: Store) -> None:
     # A worker that was admitted and died: its lease is never refreshed, its turn never released.
-    dead = await admit(store, "shopper", "m1", lease_s=0.3)
-    assert dead is not None
+    await admit(store, "shopper", "m1", lease_s=0.3)
     ticket = await admit(store, "shopper", "m2", lease_s=1)
-    assert ticket is not None
     started = asyncio.get_running_loop().time()
     async with store.turn(ticket):
         waited = asyncio.get_running_loop().time() - started
     assert 0.2 <= waited < 3, f"waited {waited:.2f}s"
     after = await admit(store, "shopper", "m3", lease_s=1)
-    assert after is not None
     async with asyncio.timeout(1):
         async with store.turn(after):
             pass  # and the queue keeps moving
@@ -156,7 +175,6 @@ async def test_a_cancelled_turn_hands_on(store: Store, cancel_while: str) -> Non
 
     async def hold(message_id: str, event: asyncio.Event | None = None) -> None:
         ticket = await admit(store, "shopper", message_id)
-        assert ticket is not None
         async with store.turn(ticket):
             if event:
                 event.set()
@@ -172,7 +190,6 @@ async def test_a_cancelled_turn_hands_on(store: Store, cancel_while: str) -> Non
     first.cancel()
     await asyncio.gather(first, return_exceptions=True)
     last = await admit(store, "shopper", "m3")
-    assert last is not None
     async with asyncio.timeout(5):  # would wait for the 30 s lease if nothing handed on
         async with store.turn(last):
             pass

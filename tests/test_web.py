@@ -87,6 +87,7 @@ async def test_a_message_is_answered_with_typing_deltas_and_a_reply(site: Site) 
     ("raw", "code"),
     [
         ("this is not json", "malformed"),
+        ("[" * 1500, "malformed"),  # nested deeper than the JSON parser goes
         (json.dumps({"type": "shout", "text": "hi"}), "unknown_type"),
         (json.dumps(["message"]), "unknown_type"),
         (json.dumps({"type": "message", "text": "no id"}), "invalid"),
@@ -124,15 +125,16 @@ async def test_reconnecting_with_the_token_shows_the_history(site: Site) -> None
     async with websockets.connect(f"{site.ws}?token={token}") as again:
         history = await frame(again)
         assert history["type"] == "history"
-        assert [(m["role"], m["text"]) for m in history["messages"]] == [
-            ("user", "first question"),
-            ("assistant", reply["text"]),
+        assert [(m["role"], m["text"], m["id"]) for m in history["messages"]] == [
+            ("user", "first question", "q1"),  # the client's id: its answer is in the history
+            ("assistant", reply["text"], None),
         ]
         refreshed = await frame(again)
         assert refreshed["type"] == "session" and refreshed["new"] is False
         await again.send(json.dumps({"type": "message", "text": "first question", "id": "q1"}))
-        duplicate = await until_reply(again)
-        assert duplicate[-1]["code"] == "duplicate", "a resent message is not answered twice"
+        repeat = (await until_reply(again))[-1]
+        assert repeat["type"] == "reply" and repeat["flags"] == ["repeat"], "a resent message is not answered twice"
+        assert repeat["text"] == reply["text"], "it gets the answer it missed"
 
 
 @pytest.mark.parametrize("token", ["garbage", "eyJ2IjoiYWJjIn0.forged.signature"])
@@ -254,3 +256,17 @@ async def test_redis_going_away_gives_a_polite_error_and_recovers(tmp_path: Path
     finally:
         await store.aclose()
         server.stop()
+
+
+def test_the_generated_session_secret_is_private_kept_and_never_empty(tmp_path: Path) -> None:
+    import stat
+
+    from adapters.web_sessions import secret_from_data_dir
+
+    first = secret_from_data_dir(tmp_path / "data")
+    assert len(first) >= 32 and secret_from_data_dir(tmp_path / "data") == first
+    path = tmp_path / "data" / "web-session-secret"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("")  # left empty by a crash
+    assert len(secret_from_data_dir(tmp_path / "data")) >= 32
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["web-session-secret"]

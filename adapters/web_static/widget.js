@@ -153,7 +153,13 @@
       case "history":
         log.textContent = "";
         bubbles = {};
-        (frame.messages || []).forEach(function (m) { bubble(m.role, m.text); });
+        var answered = {};
+        (frame.messages || []).forEach(function (m) {
+          bubble(m.role, m.text);
+          if (m.id) answered[m.id] = true;
+        });
+        // A message whose answer arrived while we were away is in the history: done.
+        pending = pending.filter(function (p) { return !answered[p.id]; });
         pending.forEach(function (p) { bubble("user", p.text); transmit(p); });
         break;
       case "typing":
@@ -188,8 +194,16 @@
           }
           break;
         }
+        var waiting = pending.filter(function (p) { return p.id === frame.id; })[0];
+        if (frame.code === "duplicate" && waiting && (waiting.retries || 0) < 5) {
+          // Still being answered (or its claim is lapsing after an outage): ask again shortly.
+          waiting.retries = (waiting.retries || 0) + 1;
+          delete bubbles[frame.id];
+          setTimeout(function () { transmit(waiting); }, 2000 * waiting.retries);
+          break;
+        }
         if (frame.id) finish(frame.id);
-        if (frame.code !== "duplicate") bubble("notice", frame.message);
+        bubble("notice", frame.message);
         break;
     }
   }

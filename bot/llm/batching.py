@@ -116,10 +116,11 @@ class _Batch:
 
     def sampling_knobs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if self.knobs is None:
+            device = self.next_ids.device  # beside the logits, on the GPU when the model is
             self.knobs = (
-                torch.tensor([r.params.temperature for r in self.rows], dtype=torch.float32),
-                torch.tensor([r.params.top_p for r in self.rows], dtype=torch.float32),
-                torch.tensor([r.params.repetition_penalty for r in self.rows], dtype=torch.float32),
+                torch.tensor([r.params.temperature for r in self.rows], dtype=torch.float32, device=device),
+                torch.tensor([r.params.top_p for r in self.rows], dtype=torch.float32, device=device),
+                torch.tensor([r.params.repetition_penalty for r in self.rows], dtype=torch.float32, device=device),
             )
         return self.knobs
 
@@ -160,7 +161,7 @@ def _join(a: _Batch, b: _Batch) -> _Batch:
 
 
 def _select(batch: _Batch, keep: list[int]) -> _Batch:
-    index = torch.tensor(keep, dtype=torch.long)
+    index = torch.tensor(keep, dtype=torch.long, device=batch.mask.device)
     batch.cache.batch_select_indices(index)
     mask = batch.mask[index]
     # Columns that are padding for every remaining row are dead weight: cut them off.
@@ -311,15 +312,23 @@ class ContinuousBatcher:
     def _prefill(self, newcomers: list[Request]) -> None:
         # Similar lengths together, and no more padded tokens per forward than the budget.
         newcomers.sort(key=lambda r: len(r.prompt_ids))
-        group: list[Request] = []
+        groups: list[list[Request]] = [[]]
         for request in newcomers:
-            longest = max(len(request.prompt_ids), *(len(r.prompt_ids) for r in group)) if group else 0
-            if group and longest * (len(group) + 1) > self._prefill_tokens:
-                self._prefill_group(group)
-                group = []
+            group = groups[-1]
+            if group and len(request.prompt_ids) * (len(group) + 1) > self._prefill_tokens:
+                groups.append(group := [])
             group.append(request)
-        if group:
+        for number, group in enumerate(groups):
+            if self._batch is not None and not self._can_join:
+                # The first group showed a cache that cannot be joined (e.g. sliding-window
+                # layers): the rest wait, in order, until the running batch is done.
+                self._requeue([r for g in groups[number:] for r in g])
+                return
             self._prefill_group(group)
+
+    def _requeue(self, requests: list[Request]) -> None:
+        with self._cond:
+            self._pending.extendleft(reversed(requests))
 
     def _prefill_group(self, group: list[Request]) -> None:
         length = max(len(r.prompt_ids) for r in group)
@@ -371,7 +380,7 @@ class ContinuousBatcher:
         """Sample one token per row, hand out the text, and drop rows that are done."""
         tokens = _sample(logits, batch)
         batch.next_ids = tokens
-        batch.seen[torch.arange(len(batch.rows)), tokens] = True
+        batch.seen[torch.arange(len(batch.rows), device=tokens.device), tokens] = True
         keep = [
             i
             for i, (row, token) in enumerate(zip(batch.rows, tokens.tolist(), strict=True))
