@@ -11,6 +11,8 @@ refreshes the identity key, so this needs one Redis (or Sentinel), not Redis Clu
     {p}:cust:{cid}:order                  hash {ticket, turn}: the conversation's ticket lock
     {p}:cust:{cid}:order:alive:{ticket}   lease of a ticket whose holder is alive
     {p}:cust:{cid}:rate:{minute}          messages counted for the rate limit
+    {p}:cust:{cid}:orders                 set of order ids the customer proved are theirs
+    {p}:cust:{cid}:order-failures         wrong order number/e-mail pairs in the current window
     {p}:dedup:{channel}:{user}:{msg id}   a platform message already taken (SET NX): kept alive
                                           with its turn, then for the de-duplication TTL once
                                           its reply is recorded
@@ -322,6 +324,34 @@ class Store:
         """The confirmation being waited for, if any; reading it clears it (GETDEL)."""
         value = await self.redis.getdel(self._cust(customer_id, "pending"))
         return str(value) if value is not None else None
+
+    # -- orders the customer proved -------------------------------------------------------
+
+    @_unavailable
+    async def order_failures(self, customer_id: str) -> int:
+        return int(await self.redis.get(self._cust(customer_id, "order-failures")) or 0)
+
+    @_unavailable
+    async def count_order_failure(self, customer_id: str, *, window_s: int) -> None:
+        """One more wrong guess; the window starts at the first one (SET NX EX creates the counter
+        with its expiry, INCR keeps that expiry; one transaction)."""
+        key = self._cust(customer_id, "order-failures")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=window_s, nx=True)
+            pipe.incr(key)
+            await pipe.execute()
+
+    @_unavailable
+    async def remember_order(self, customer_id: str, order_id: str) -> None:
+        key = self._cust(customer_id, "orders")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, order_id)
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    @_unavailable
+    async def remembered_orders(self, customer_id: str) -> list[str]:
+        return sorted(str(order_id) for order_id in await self.redis.smembers(self._cust(customer_id, "orders")))
 
     # -- ordering ------------------------------------------------------------------------
 
