@@ -142,10 +142,8 @@ def read_shopify_csv(path: Path, problems: Problems) -> list[Product]:
     """One row per variant; rows sharing a Handle are one product whose product-level cells are
     filled on its first row. A bad row is reported and skipped; the others load."""
     name = path.name
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # Excel and Shopify write a BOM at times
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(name, "", f"cannot read: {exc}")
+    text = problems.read(path, name)
+    if text is None:
         return []
     reader = csv.DictReader(io.StringIO(text, newline=""))
     missing = [column for column in _REQUIRED if column not in (reader.fieldnames or [])]
@@ -226,13 +224,11 @@ def read_shopify_csv(path: Path, problems: Problems) -> list[Product]:
 
 def read_catalog_jsonl(path: Path, problems: Problems) -> list[Product]:
     name = path.name
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(name, "", f"cannot read: {exc}")
+    text = problems.read(path, name)
+    if text is None:
         return []
     products = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:

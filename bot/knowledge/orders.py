@@ -74,13 +74,11 @@ class FileOrders:
 
 def read_orders(path: Path, problems: Problems) -> list[Order]:
     name = path.name
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(name, "", f"cannot read: {exc}")
+    text = problems.read(path, name)
+    if text is None:
         return []
     orders: dict[str, Order] = {}
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:

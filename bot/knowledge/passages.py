@@ -47,10 +47,8 @@ def split_markdown(text: str, file: str, *, title: str) -> list[Passage]:
 
 
 def read_markdown(path: Path, file: str, problems: Problems) -> list[Passage]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(file, "", f"cannot read: {exc}")
+    text = problems.read(path, file)
+    if text is None:
         return []
     passages = split_markdown(text, file, title=path.stem.replace("-", " ").replace("_", " ").capitalize())
     if not passages:

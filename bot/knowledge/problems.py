@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,15 @@ class Problems:
 
     def add(self, file: str, where: str, reason: str) -> None:
         self.items.append(Problem(file, where, reason))
+
+    def read(self, path: Path, file: str) -> str | None:
+        """The file's text (a byte-order mark dropped: Excel and Shopify write one at times),
+        or None with the reason noted."""
+        try:
+            return path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.add(file, "", f"cannot read: {exc}")
+            return None
 
     def __iter__(self) -> Iterator[Problem]:
         return iter(self.items)
