@@ -68,7 +68,8 @@ class LlmSettings(BaseModel):
     context_window: int | None = Field(None, ge=64, description="remote: tokens the served model accepts")
     # generation
     max_new_tokens: int = Field(200, ge=1, le=8192)
-    temperature: float = Field(0.7, ge=0, le=5, description="0 means greedy")
+    # Low: the embedded model invents amounts more often the hotter it samples.
+    temperature: float = Field(0.3, ge=0, le=5, description="0 means greedy")
     top_p: float = Field(0.9, gt=0, le=1)
     repetition_penalty: float = Field(1.1, ge=1, le=3)
     stop: Annotated[list[str], NoDecode] = Field(default_factory=list, description="extra stop sequences")
