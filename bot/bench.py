@@ -98,6 +98,7 @@ class _FirstToken(BaseStreamer):
 
 
 def _pct(values: list[float], q: float) -> float:
+    """The q-th percentile by nearest rank."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 

@@ -3,7 +3,6 @@ the reason, and the rest of the folder still loads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +35,3 @@ class Problems:
         except (OSError, UnicodeDecodeError) as exc:
             self.add(file, "", f"cannot read: {exc}")
             return None
-
-    def __iter__(self) -> Iterator[Problem]:
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)

@@ -4,6 +4,8 @@ tokenizer's chat template, replies streamed from the continuous batcher's thread
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import logging
 import os
 from collections.abc import AsyncGenerator, Sequence
@@ -47,6 +49,9 @@ class LocalModel:
         self._model = model.eval()
         self._tokenizer = tokenizer
         self._templated = bool(getattr(tokenizer, "chat_template", None))
+        # The engine counts a prompt's tokens to fit the context, then streams that same
+        # prompt: remembering recent texts saves tokenizing it twice per message.
+        self._token_ids = functools.lru_cache(maxsize=256)(self._tokenize)
         self.context_window = int(
             getattr(model.config, "max_position_embeddings", None) or tokenizer.model_max_length or 2048
         )
@@ -112,8 +117,10 @@ class LocalModel:
         return bos + "\n".join(lines) + "\nAssistant:"
 
     def encode(self, messages: Sequence[ChatMessage]) -> list[int]:
-        ids = self._tokenizer(self._prompt_text(messages), add_special_tokens=False)["input_ids"]
-        return list(ids)
+        return list(self._token_ids(self._prompt_text(messages)))
+
+    def _tokenize(self, text: str) -> tuple[int, ...]:
+        return tuple(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(self.encode(messages))
@@ -134,13 +141,7 @@ class LocalModel:
             except RuntimeError:  # the event loop closed under us: nobody is listening any more
                 request.cancelled = True
 
-        params = GenerationParams(
-            max_new_tokens=params.max_new_tokens,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            repetition_penalty=params.repetition_penalty,
-            stop=self.stop_sequences(params),
-        )
+        params = dataclasses.replace(params, stop=self.stop_sequences(params))
         request = self._batcher.new_request(prompt, params, sink)
         self._batcher.submit(request)
         try:
