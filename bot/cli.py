@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ShopbotError
+from bot.knowledge.shop import DEMO_SHOP
 from bot.messages import Address, Inbound, Reply
 from bot.runtime import open_runtime
 from bot.settings import DEFAULT_SYSTEM_PROMPT, Settings, load_settings
+from bot.understanding import DEFAULT_HEADS_DIR
 
-DEFAULT_BITEXT = Path("../shared/datasets/bitext-customer-support/Bitext_Sample_Customer_Support_Training_Dataset.csv")
+DEFAULT_DATASETS = Path("../shared/datasets")
+DEFAULT_BITEXT = DEFAULT_DATASETS / "bitext-customer-support/Bitext_Sample_Customer_Support_Training_Dataset.csv"
 # Far above the widget's frame limit, so an oversized frame still gets a polite error frame
 # from the app; only a frame past this is cut off by the server with close code 1009.
 _WS_MAX_BYTES = 1_048_576
@@ -164,6 +167,19 @@ def _train(args: argparse.Namespace) -> None:
     )
 
 
+def _train_understanding(args: argparse.Namespace) -> None:
+    from bot.knowledge.shop import load_shop
+    from bot.training.understanding import UnderstandingData, train_understanding
+    from bot.understanding.encoder import SentenceEncoder
+
+    shop = load_shop(args.store)
+    data = UnderstandingData(args.datasets, shop.offered, seed=args.seed, limit=args.limit).build()
+    encoder = SentenceEncoder.load(args.encoder, layers=args.layers)
+    report = train_understanding(data, encoder, args.out, progress=lambda line: print(line, flush=True))
+    print("\n".join(report.lines()))
+    print(f"saved the intent and sentiment heads to {args.out} ({report.seconds:.0f} s)")
+
+
 # -- import ---------------------------------------------------------------------------------
 
 
@@ -249,6 +265,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--system-prompt", default=DEFAULT_SYSTEM_PROMPT, help="system prompt the dialogues carry")
 
+    heads = commands.add_parser(
+        "train-understanding",
+        help="train the intent and sentiment classifiers and print their held-out figures",
+        description="Fits the two linear heads over the sentence encoder on Bitext, CLINC150 and the UCI "
+        "sentiment sentences, plus product questions written from a store's catalog. The same options give "
+        "the same heads.",
+    )
+    heads.add_argument(
+        "--datasets", type=Path, default=DEFAULT_DATASETS, help="folder holding the data sets (default: %(default)s)"
+    )
+    heads.add_argument(
+        "--store", type=Path, default=DEMO_SHOP, help="store folder whose catalog phrases product questions"
+    )
+    heads.add_argument(
+        "--out", type=Path, default=DEFAULT_HEADS_DIR, help="folder to save the heads in (default: %(default)s)"
+    )
+    heads.add_argument("--layers", type=int, default=3, help="encoder layers to use (default: %(default)s)")
+    heads.add_argument("--encoder", type=Path, default=None, help="encoder folder (default: the packaged MiniLM)")
+    heads.add_argument("--seed", type=int, default=1234, help="random seed (default: %(default)s)")
+    heads.add_argument("--limit", type=int, default=None, help="rows per data set, for a quick run")
+
     shop_import = commands.add_parser(
         "import",
         help="read a store folder, report what loaded and every problem, and index it",
@@ -281,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             logging.basicConfig(level=logging.WARNING)
             _train(args)
+            return 0
+        if args.command == "train-understanding":
+            logging.basicConfig(level=logging.WARNING)
+            _train_understanding(args)
             return 0
         if args.command == "import":
             return _import(args.folder, strict=args.strict)

@@ -1,0 +1,122 @@
+"""What a shopper's message is about (intent) and how they feel (sentiment), fast enough to run
+on every message: one pass of a small sentence encoder and two linear heads.
+
+The heads are trained by `shopbot train-understanding` (bot/training/understanding.py) and
+shipped in bot/models/understanding with the figures they reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from bot.errors import ConfigError
+from bot.understanding.encoder import SentenceEncoder, Vectors
+from bot.understanding.heads import LinearHead
+
+DEFAULT_HEADS_DIR = Path(__file__).resolve().parent.parent / "models" / "understanding"
+
+Intent = Literal[
+    "product_question",
+    "recommendation",
+    "order_status",
+    "shipping",
+    "returns_refund",
+    "payment",
+    "account",
+    "human_agent",
+    "complaint",
+    "feedback",
+    "greeting_thanks",
+    "out_of_scope",
+]
+INTENTS: tuple[Intent, ...] = Intent.__args__  # type: ignore[attr-defined]
+Sentiment = Literal["negative", "neutral", "positive"]
+
+# Asking for a person must never depend on a classifier's mood: these phrasings decide it.
+_ASKS_FOR_PERSON = re.compile(
+    r"\b(human( being)?|real person|live (agent|chat|person)|(an?|the|your) (agent|representative|operator)"
+    r"|(speak|talk|chat) (to|with) (someone|somebody|a person|staff|support|a manager)|customer service rep)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Understanding:
+    intent: Intent
+    confidence: float
+    sentiment: Sentiment
+    sentiment_score: float  # P(positive) - P(negative): -1 furious .. +1 delighted
+
+
+class SentimentHeads:
+    """Whether a message voices an opinion at all, and if so which way."""
+
+    def __init__(self, polarity: LinearHead, subjectivity: LinearHead) -> None:
+        if set(polarity.labels) != {"negative", "positive"} or set(subjectivity.labels) != {"neutral", "opinion"}:
+            raise ConfigError(f"unexpected sentiment labels {polarity.labels} / {subjectivity.labels}")
+        self._polarity = polarity
+        self._subjectivity = subjectivity
+
+    def scores(self, vectors: Vectors) -> tuple[list[float], list[float]]:
+        """Per row: P(positive) - P(negative) weighted by P(opinion), and P(neutral)."""
+        polar = self._polarity.probabilities(vectors)
+        subjective = self._subjectivity.probabilities(vectors)
+        lean = polar[:, self._polarity.labels.index("positive")] - polar[:, self._polarity.labels.index("negative")]
+        neutral = subjective[:, self._subjectivity.labels.index("neutral")]
+        return [float(x) for x in lean * (1 - neutral)], [float(x) for x in neutral]
+
+    @staticmethod
+    def label(score: float, neutral: float) -> Sentiment:
+        if neutral >= 0.5:
+            return "neutral"
+        return "positive" if score > 0 else "negative"
+
+
+class Understander:
+    def __init__(self, encoder: SentenceEncoder, intent: LinearHead, sentiment: SentimentHeads) -> None:
+        unknown = set(intent.labels) - set(INTENTS)
+        if unknown:
+            raise ConfigError(f"the intent head has labels this version does not know: {sorted(unknown)}")
+        self._encoder = encoder
+        self._intent = intent
+        self._sentiment = sentiment
+
+    @classmethod
+    def load(cls, folder: Path | None = None, *, encoder: Path | None = None) -> Understander:
+        """Blocking. `folder` holds intent.safetensors, sentiment.safetensors and understanding.json
+        (which names how many encoder layers the heads were trained on)."""
+        folder = folder or DEFAULT_HEADS_DIR
+        try:
+            config = json.loads((folder / "understanding.json").read_text(encoding="utf-8"))
+            layers = int(config["layers"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"no usable understanding.json in {folder}: {exc}") from exc
+        return cls(
+            SentenceEncoder.load(encoder, layers=layers),
+            LinearHead.load(folder / "intent.safetensors"),
+            SentimentHeads(
+                LinearHead.load(folder / "polarity.safetensors"), LinearHead.load(folder / "subjectivity.safetensors")
+            ),
+        )
+
+    def understand_many(self, texts: list[str]) -> list[Understanding]:
+        """Blocking."""
+        vectors = self._encoder.encode(texts)
+        intents = self._intent.probabilities(vectors)
+        results = []
+        for text, intent_p, score, neutral in zip(texts, intents, *self._sentiment.scores(vectors), strict=True):
+            best = int(intent_p.argmax())
+            intent: Intent = self._intent.labels[best]  # type: ignore[assignment]
+            confidence = float(intent_p[best])
+            if _ASKS_FOR_PERSON.search(text):
+                intent, confidence = "human_agent", 1.0
+            results.append(Understanding(intent, confidence, SentimentHeads.label(score, neutral), score))
+        return results
+
+    async def understand(self, text: str) -> Understanding:
+        return (await asyncio.to_thread(self.understand_many, [text]))[0]

@@ -1,0 +1,92 @@
+"""Intent and sentiment: the shipped heads on plain cases, and `shopbot train-understanding`
+end to end on a few rows of each data set (the real encoder, loaded the production way)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.understanding import Understander
+
+
+@pytest.fixture(scope="module")
+def understander() -> Understander:
+    return Understander.load()
+
+
+@pytest.mark.parametrize(
+    ("message", "intent"),
+    [
+        ("How much is the Ridgeline rain jacket?", "product_question"),
+        ("something for a rainy hike under $50", "recommendation"),
+        ("where is my order 1042?", "order_status"),
+        ("how long does delivery to Canada take", "shipping"),
+        ("how do I return the boots", "returns_refund"),
+        ("can I pay with PayPal?", "payment"),
+        ("I forgot my password", "account"),
+        ("let me talk to a real person", "human_agent"),
+        ("thanks a lot!", "greeting_thanks"),
+        ("what is the capital of France?", "out_of_scope"),
+        ("set an alarm for 6 am", "out_of_scope"),
+    ],
+)
+def test_shipped_heads_know_the_intents(understander: Understander, message: str, intent: str) -> None:
+    assert understander.understand_many([message])[0].intent == intent
+
+
+def test_sentiment_has_a_direction_and_a_strength(understander: Understander) -> None:
+    angry, calm, happy = understander.understand_many(
+        [
+            "This is the worst shop ever, my tent arrived broken and nobody answers!",
+            "What are your opening hours?",
+            "I love the jacket, thank you so much, great service",
+        ]
+    )
+    assert (angry.sentiment, calm.sentiment, happy.sentiment) == ("negative", "neutral", "positive")
+    assert angry.sentiment_score < -0.7 < calm.sentiment_score < 0.7 < happy.sentiment_score
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def test_train_understanding_writes_heads_that_load(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "datasets"
+    bitext = [
+        ["where is my order {{Order Number}}", "track_order"],
+        ["track my parcel please", "track_order"],
+        ["I want my money back", "get_refund"],
+        ["refund my purchase", "get_refund"],
+        ["which payment methods do you accept", "check_payment_methods"],
+        ["can I pay by card", "check_payment_methods"],
+    ] * 6
+    _write(
+        data / "bitext-customer-support/Bitext_Sample_Customer_Support_Training_Dataset.csv",
+        ["instruction", "intent", "response"],
+        [[text, intent, "ok"] for text, intent in bitext],
+    )
+    clinc = [["set an alarm for seven", "alarm"], ["what's the weather like", "weather"], ["hello there", "greeting"]]
+    _write(data / "clinc150/train.csv", ["text", "intent"], clinc * 6)
+    _write(data / "clinc150/val.csv", ["text", "intent"], clinc * 2)
+    _write(data / "clinc150/test.csv", ["text", "intent"], [["play some jazz", "oos"], ["book a flight", "oos"]])
+    reviews = [["I love it, great value", "1"], ["terrible, broke in a day", "0"]] * 10
+    for name in ("amazon_cells_labelled.csv", "yelp_labelled.csv"):
+        _write(data / "sentiment-uci-amazon-yelp" / name, ["text", "label"], reviews)
+
+    out = tmp_path / "heads"
+    assert main(["train-understanding", "--datasets", str(data), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "intent accuracy, Bitext held-out" in printed and "sentiment polarity" in printed
+    assert "CC BY 3.0" in (out / "DATA_LICENSE.md").read_text()
+
+    trained = Understander.load(out)
+    first, second = trained.understand_many(["where is my order 77", "I love it, great value"])
+    assert first.intent == "order_status"
+    assert second.sentiment == "positive"
