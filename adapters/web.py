@@ -29,7 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from adapters.web_sessions import SessionTokens
 from bot.engine import Engine
 from bot.errors import ShopbotError
-from bot.messages import Address, Channel, Inbound, Reply, StoredMessage
+from bot.messages import Address, Channel, Inbound, Reply, Source, StoredMessage
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.settings import WebSettings
 
@@ -63,12 +63,17 @@ class HistoryItem(BaseModel):
     text: str
     ts: str
     id: str | None = None  # the client's message id, for a shopper's web messages
+    sources: list[Source] = []
 
     @classmethod
     def of(cls, message: StoredMessage) -> HistoryItem:
         mine = message.role == "user" and message.channel == CHANNEL
         return cls(
-            role=message.role, text=message.text, ts=message.ts.isoformat(), id=message.message_id if mine else None
+            role=message.role,
+            text=message.text,
+            ts=message.ts.isoformat(),
+            id=message.message_id if mine else None,
+            sources=message.sources,
         )
 
 

@@ -32,6 +32,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["redis_url"] = args.redis_url
     if getattr(args, "data_dir", None):
         out["data_dir"] = args.data_dir
+    if getattr(args, "store", None):
+        out["store_dir"] = args.store
     if getattr(args, "model", None):
         out.setdefault("llm", {})["path"] = args.model
     web = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name, None) is not None}
@@ -217,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--data-dir", metavar="DIR", type=Path, help="where the embedded Redis and secrets live (SHOPBOT_DATA_DIR)"
         )
+        sub.add_argument(
+            "--store",
+            metavar="DIR",
+            type=Path,
+            help="the shop's store folder (SHOPBOT_STORE_DIR); default: the demo shop. Changes are picked up live",
+        )
 
     serve = commands.add_parser("serve", help="run the assistant: web widget, demo storefront, health and metrics")
     serve.add_argument("--host", help="interface to listen on (SHOPBOT_WEB__HOST, default 127.0.0.1)")
@@ -309,6 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--max-new-tokens", type=int, default=96, help="reply length cap (default: %(default)s)")
     engine.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     runtime_options(engine)
+    quality = bench_commands.add_parser(
+        "quality",
+        help="a labelled question set through the real engine: fact accuracy, checker, intents, latency",
+        description="Runs each question (after its earlier turns) through the real engine with the store's "
+        "knowledge and prints fact accuracy, replies with a wrong fact, how often the model's own reply "
+        "passed the checker, intent accuracy and latency.",
+    )
+    quality.add_argument("--questions", type=Path, help="JSONL question set (default: questions.jsonl in the store)")
+    quality.add_argument("--show", action="store_true", help="print every question and reply")
+    quality.add_argument("--dump", type=Path, help="write every reply as JSONL here")
+    runtime_options(quality)
     return parser
 
 
@@ -327,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             return _import(args.folder, strict=args.strict)
         overrides = _overrides(args)
         settings = load_settings(**overrides)
-        if args.command == "bench":
+        if args.command == "bench" and args.bench == "engine":
             from bot.bench import bench_overrides
 
             extra = bench_overrides(args.max_new_tokens, settings.redis_url)
@@ -335,14 +354,24 @@ def main(argv: list[str] | None = None) -> int:
                 extra["llm"]["threads"] = args.threads
             settings = load_settings(**_merge(overrides, extra))
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
         if args.command == "serve":
             asyncio.run(_serve(settings))
         elif args.command == "chat":
             asyncio.run(_chat(settings, args.user))
-        elif args.command == "bench":
+        elif args.command == "bench" and args.bench == "engine":
             from bot.bench import run_engine_bench
 
             asyncio.run(run_engine_bench(settings, concurrency=args.concurrency, turns=args.turns))
+        elif args.command == "bench":
+            from bot.bench_quality import dump, quality_report, run_quality_bench
+
+            store = settings.store_dir or DEMO_SHOP
+            questions = args.questions or store / "questions.jsonl"
+            outcomes = asyncio.run(run_quality_bench(settings, questions, show=args.show))
+            if args.dump:
+                dump(outcomes, args.dump)
+            print(quality_report(f"{store.name} ({questions})", outcomes))
     except ShopbotError as exc:
         print(f"shopbot: {exc}", file=sys.stderr)
         return 2

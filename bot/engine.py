@@ -16,12 +16,25 @@ from contextlib import aclosing
 from bot.commands import Commands, parse_command
 from bot.errors import DuplicateMessage, MessageRejected, MessageTooLong, RateLimited, ShopbotError
 from bot.knowledge import Grounding, Knowledge
+from bot.knowledge.checker import unsupported
+from bot.knowledge.facts import fact_texts
 from bot.llm import GenerationParams, LanguageModel
-from bot.messages import Channel, Flag, Inbound, Reply, ReplyDelta, ReplyEvent, StoredMessage
+from bot.messages import (
+    Channel,
+    Flag,
+    HandOver,
+    HandOverReason,
+    Inbound,
+    Reply,
+    ReplyDelta,
+    ReplyEvent,
+    StoredMessage,
+)
 from bot.metrics import Metrics
 from bot.prompt import build_messages
 from bot.settings import EngineSettings
 from bot.store import Store, Taken, Ticket
+from bot.understanding import Understander, Understanding
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +70,7 @@ class Engine:
         generation: GenerationParams,
         metrics: Metrics,
         knowledge: Knowledge | None = None,
+        understander: Understander | None = None,
     ) -> None:
         self._store = store
         self._llm = llm
@@ -64,6 +78,7 @@ class Engine:
         self._generation = generation
         self._metrics = metrics
         self._knowledge = knowledge
+        self._understander = understander
         self._commands = Commands(store)
 
     async def health(self) -> dict[str, bool]:
@@ -151,9 +166,100 @@ class Engine:
             return
 
         history = await self._store.history(customer_id)
+        understanding = await self._understander.understand(text) if self._understander is not None else None
+        if understanding is not None:
+            self._metrics.intents.labels(understanding.intent).inc()
         grounding = (
-            await self._knowledge.ground(customer_id, text, history) if self._knowledge is not None else Grounding()
+            await self._knowledge.ground(customer_id, text, history, understanding)
+            if self._knowledge is not None
+            else Grounding()
         )
+        channel = inbound.channel
+        flags: set[Flag] = set()
+        tokens = 0
+        reason = self._handover_reason(understanding)
+        if reason is not None:
+            reply_text = await self._hand_over(ticket, inbound, text, reason, understanding)
+            flags.add("handed_over")
+        elif grounding.direct and grounding.safe_answer:
+            reply_text = grounding.safe_answer
+        else:
+            written = shown = ""
+            facts = fact_texts(grounding.facts)
+            checking, clean = self._knowledge is not None, True
+            async with aclosing(self._generate(history, text, grounding, channel, started)) as stream:
+                async for piece, used in stream:
+                    tokens += used
+                    written += piece
+                    # Show the reply as it grows, a whole word at a time and only while every
+                    # word shown passes the check: a wrong price is never on screen.
+                    ready = written[: max(written.rfind(" "), written.rfind("\n")) + 1]
+                    if clean and len(ready) > len(shown):
+                        if checking and unsupported(ready, facts, text):
+                            clean = False
+                        else:
+                            yield ReplyDelta(text=ready[len(shown) :])
+                            shown = ready
+            if clean and len(written) > len(shown) and not (checking and unsupported(written, facts, text)):
+                yield ReplyDelta(text=written[len(shown) :])  # the last word
+            reply_text = whole_sentences(written.strip())
+            problems = unsupported(reply_text, facts, text) if checking else []
+            if grounding.key_facts and not any(key.lower() in reply_text.lower() for key in grounding.key_facts):
+                problems.append("none of the facts asked for")
+            if problems and grounding.safe_answer:
+                log.info("reply to %s replaced by the safe answer: it stated %s", customer_id, ", ".join(problems))
+                self._metrics.corrected.labels(channel).inc()
+                reply_text = grounding.safe_answer
+                flags.add("corrected")
+            elif not reply_text:
+                reply_text = grounding.safe_answer or FALLBACK_REPLY
+                flags.add("fallback")
+            unhelped = await self._store.count_unhelped(customer_id, helped=not flags & {"corrected", "fallback"})
+            if unhelped >= self._settings.handover_after_unhelped:
+                reply_text += " " + await self._hand_over(ticket, inbound, text, "not_helped", understanding)
+                flags.add("handed_over")
+
+        latency_ms = int((time.monotonic() - started) * 1000)
+        await self._store.record(
+            ticket,
+            [
+                StoredMessage(
+                    role="user",
+                    text=text,
+                    ts=inbound.timestamp,
+                    channel=channel,
+                    message_id=inbound.message_id,
+                    intent=understanding.intent if understanding else None,
+                    sentiment=round(understanding.sentiment_score, 3) if understanding else None,
+                ),
+                StoredMessage(
+                    role="assistant",
+                    text=reply_text,
+                    channel=channel,
+                    latency_ms=latency_ms,
+                    tokens=tokens,
+                    sources=grounding.sources,
+                    flags=flags,
+                ),
+            ],
+            identity=(channel, inbound.user_id),
+            dedup_ttl_s=self._settings.dedup_ttl_s,
+        )
+        self._metrics.latency.labels(channel).observe(latency_ms / 1000)
+        self._metrics.replies.labels(channel).inc()
+        yield Reply(
+            text=reply_text,
+            customer_id=customer_id,
+            sources=grounding.sources,
+            quick_replies=grounding.quick_replies,
+            flags=flags,
+            tokens=tokens,
+        )
+
+    async def _generate(
+        self, history: list[StoredMessage], text: str, grounding: Grounding, channel: Channel, started: float
+    ) -> AsyncGenerator[tuple[str, int], None]:
+        """The model's reply as (text, tokens) pieces."""
         window = self._llm.context_window
         messages = build_messages(
             system=self._settings.system_prompt,
@@ -164,48 +270,50 @@ class Engine:
             budget=window - self._generation.max_new_tokens,
             hard_limit=window - min(_MIN_REPLY_TOKENS, self._generation.max_new_tokens),
         )
-
-        pieces: list[str] = []
         tokens = 0
-        channel = inbound.channel
+        first = True
         self._metrics.in_progress.inc()
         try:
             async with aclosing(self._llm.stream(messages, self._generation)) as stream:
                 async for chunk in stream:
                     tokens += chunk.tokens
-                    if chunk.text:
-                        if not pieces:
-                            self._metrics.first_token.labels(channel).observe(time.monotonic() - started)
-                        pieces.append(chunk.text)
-                        yield ReplyDelta(text=chunk.text)
+                    if chunk.text and first:
+                        self._metrics.first_token.labels(channel).observe(time.monotonic() - started)
+                        first = False
+                    yield chunk.text, chunk.tokens
         finally:
             self._metrics.in_progress.dec()
             self._metrics.tokens.labels(channel).inc(tokens)
 
-        reply_text = whole_sentences("".join(pieces).strip())
-        flags: set[Flag] = set()
-        if not reply_text:
-            reply_text = FALLBACK_REPLY
-            flags.add("fallback")
-        latency_ms = int((time.monotonic() - started) * 1000)
-        await self._store.record(
-            ticket,
-            [
-                StoredMessage(
-                    role="user", text=text, ts=inbound.timestamp, channel=channel, message_id=inbound.message_id
-                ),
-                StoredMessage(
-                    role="assistant",
-                    text=reply_text,
-                    channel=channel,
-                    latency_ms=latency_ms,
-                    tokens=tokens,
-                    sources=grounding.sources,
-                ),
-            ],
-            identity=(channel, inbound.user_id),
-            dedup_ttl_s=self._settings.dedup_ttl_s,
+    def _handover_reason(self, understanding: Understanding | None) -> HandOverReason | None:
+        if understanding is None:
+            return None
+        if understanding.intent == "human_agent":
+            return "asked_for_person"
+        if understanding.sentiment_score <= self._settings.handover_below_sentiment:
+            return "negative_sentiment"
+        return None
+
+    async def _hand_over(
+        self,
+        ticket: Ticket,
+        inbound: Inbound,
+        text: str,
+        reason: HandOverReason,
+        understanding: Understanding | None,
+    ) -> str:
+        """Publish the hand-over event and say honestly what happens next."""
+        await self._store.publish_handover(
+            HandOver(
+                customer_id=ticket.customer_id,
+                channel=inbound.channel,
+                user_id=inbound.user_id,
+                reason=reason,
+                message=text,
+                sentiment=understanding.sentiment_score if understanding else None,
+            )
         )
-        self._metrics.latency.labels(channel).observe(latency_ms / 1000)
-        self._metrics.replies.labels(channel).inc()
-        yield Reply(text=reply_text, customer_id=customer_id, sources=grounding.sources, flags=flags, tokens=tokens)
+        self._metrics.handovers.labels(reason).inc()
+        if self._knowledge is None:
+            return "I've asked a member of our team to take over; they will reply in this chat."
+        return self._knowledge.handover_message(reason)

@@ -55,7 +55,9 @@ class Source(BaseModel):
     ref: str
 
 
-Flag = Literal["command", "fallback", "reset", "forgotten", "handed_over", "repeat"]
+# corrected: the model's reply stated something the facts do not, and the safe answer was sent.
+Flag = Literal["command", "fallback", "reset", "forgotten", "handed_over", "repeat", "corrected"]
+HandOverReason = Literal["asked_for_person", "negative_sentiment", "not_helped"]
 
 
 class ReplyDelta(BaseModel):
@@ -89,3 +91,18 @@ class StoredMessage(BaseModel):
     latency_ms: int | None = None
     tokens: int | None = None
     sources: list[Source] = Field(default_factory=list)
+    intent: str | None = None  # a shopper's message: what it was about
+    sentiment: float | None = None  # and how they felt, -1 .. 1
+    flags: set[Flag] = Field(default_factory=set)
+
+
+class HandOver(BaseModel):
+    """A conversation the assistant hands to a person (consumed by the Slack adapter)."""
+
+    customer_id: str
+    channel: Channel
+    user_id: str
+    reason: HandOverReason
+    message: str
+    sentiment: float | None = None
+    ts: datetime = Field(default_factory=utcnow)

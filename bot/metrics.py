@@ -36,6 +36,14 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.corrected = Counter(
+            "shopbot_replies_corrected",
+            "Replies that stated something the facts do not and were replaced by the safe answer",
+            ["channel"],
+            registry=r,
+        )
+        self.intents = Counter("shopbot_intents", "Shopper messages by intent", ["intent"], registry=r)
+        self.handovers = Counter("shopbot_handovers", "Conversations handed to a person", ["reason"], registry=r)
         self.in_progress = Gauge("shopbot_replies_in_progress", "Replies being written now", registry=r)
 
     def exposition(self) -> bytes:

@@ -29,9 +29,14 @@ def build_messages(
     hard_limit: int,
 ) -> list[ChatMessage]:
     """Keep as much recent history as fits in `budget` tokens, the oldest turns going first;
+    facts come before history (the last-ranked fact goes first when even they do not fit);
     a message that does not fit in `hard_limit` even alone is refused."""
-    head: ChatMessage = {"role": "system", "content": system_text(system, facts)}
     tail: ChatMessage = {"role": "user", "content": message}
+    kept = list(facts)
+    head: ChatMessage = {"role": "system", "content": system_text(system, kept)}
+    while kept and count([head, tail]) > budget:
+        kept.pop()
+        head = {"role": "system", "content": system_text(system, kept)}
     turns: list[ChatMessage] = [
         {"role": "user" if m.role == "user" else "assistant", "content": m.text} for m in history
     ]

@@ -4,6 +4,7 @@ metrics. The CLI and the benchmark build on it; adapters are added by the CLI al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,9 @@ from dataclasses import dataclass
 
 from bot.engine import Engine
 from bot.errors import ConfigError, StoreUnavailable
+from bot.knowledge.grounding import ShopKnowledge
+from bot.knowledge.shop import DEMO_SHOP, load_shop
+from bot.knowledge.watch import watch_store
 from bot.llm import GenerationParams, LanguageModel
 from bot.llm.local import LocalModel
 from bot.llm.remote import RemoteModel
@@ -18,6 +22,7 @@ from bot.metrics import Metrics
 from bot.redis_server import EmbeddedRedis
 from bot.settings import LlmSettings, Settings
 from bot.store import Store, connect
+from bot.understanding import Understander
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,7 @@ class Runtime:
     store: Store
     llm: LanguageModel
     metrics: Metrics
+    knowledge: ShopKnowledge
     redis_url: str
     embedded_redis: EmbeddedRedis | None
 
@@ -82,6 +88,14 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     try:
         if not await store.ping():
             raise StoreUnavailable(f"cannot reach Redis at {url} (SHOPBOT_REDIS_URL)")
+        folder = settings.store_dir or DEMO_SHOP
+        shop = await asyncio.to_thread(load_shop, folder)
+        if not shop.offered:
+            raise ConfigError(f"SHOPBOT_STORE_DIR: no offered products in {folder}:\n{shop.summary()}")
+        for problem in shop.problems:
+            log.warning("store folder: %s", problem)
+        knowledge = ShopKnowledge(shop, store)
+        understander = await asyncio.to_thread(Understander.load)
         llm = await asyncio.to_thread(load_model, settings.llm)
         metrics = Metrics()
         engine = Engine(
@@ -90,8 +104,16 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             settings=settings.engine,
             generation=generation_params(settings.llm),
             metrics=metrics,
+            knowledge=knowledge,
+            understander=understander,
         )
-        yield Runtime(engine, store, llm, metrics, url, embedded)
+        watcher = asyncio.create_task(watch_store(folder, knowledge))
+        try:
+            yield Runtime(engine, store, llm, metrics, knowledge, url, embedded)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
     finally:
         if llm is not None:
             await llm.aclose()

@@ -44,6 +44,12 @@ class EngineSettings(BaseModel):
     max_message_chars: int = Field(2000, ge=1, le=100_000, description="longest shopper message accepted")
     rate_limit_per_minute: int = Field(20, ge=1, description="messages one customer may send per minute")
     dedup_ttl_s: int = Field(86_400, ge=60, description="how long a platform message id is remembered")
+    handover_below_sentiment: float = Field(
+        -0.85, ge=-1, le=1, description="a shopper message at or below this sentiment score goes to a person"
+    )
+    handover_after_unhelped: int = Field(
+        3, ge=1, description="replies in a row that could not help before the conversation goes to a person"
+    )
     turn_lease_s: float = Field(
         10, ge=1, description="a worker that holds a conversation's turn and stops refreshing it loses it after this"
     )
@@ -120,6 +126,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="redis://, rediss:// or unix:// URL; unset: embedded Redis")
     redis_prefix: str = Field("shopbot", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("shopbot")))
+    store_dir: Path | None = Field(None, description="the shop's store folder; unset: the demo shop")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     history: HistorySettings = HistorySettings()

@@ -39,7 +39,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from bot.errors import StoreUnavailable
-from bot.messages import Channel, StoredMessage
+from bot.messages import Channel, HandOver, StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -352,6 +352,45 @@ class Store:
     @_unavailable
     async def remembered_orders(self, customer_id: str) -> list[str]:
         return sorted(str(order_id) for order_id in await self.redis.smembers(self._cust(customer_id, "orders")))
+
+    # -- hand-over to staff --------------------------------------------------------------
+
+    @_unavailable
+    async def count_unhelped(self, customer_id: str, *, helped: bool) -> int:
+        """Replies in a row that did not help (a safe answer instead of the model's, a fallback):
+        the count after this reply; a reply that helped starts it again."""
+        key = self._cust(customer_id, "unhelped")
+        if helped:
+            await self.redis.delete(key)
+            return 0
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 3600)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    @property
+    def handover_stream(self) -> str:
+        """A Redis Stream of hand-over events: the Slack adapter reads it with a consumer group,
+        so an event written while no one listens is delivered later, not lost."""
+        return f"{self._p}:handovers"
+
+    @_unavailable
+    async def publish_handover(self, event: HandOver, *, keep: int = 100_000) -> str:
+        entry = await self.redis.xadd(
+            self.handover_stream, {"event": event.model_dump_json()}, maxlen=keep, approximate=True
+        )
+        return str(entry)
+
+    @_unavailable
+    async def handovers(self, after: str = "0", count: int = 100) -> list[tuple[str, HandOver]]:
+        """Events after stream id `after` (for tests and tools; consumers use a consumer group)."""
+        entries = await self.redis.xrange(self.handover_stream, min=f"({after}" if after != "0" else "-", count=count)
+        return [
+            (str(entry_id), HandOver.model_validate_json(fields["event"]))
+            for entry_id, fields in entries or []
+            if fields
+        ]
 
     # -- ordering ------------------------------------------------------------------------
 

@@ -86,7 +86,7 @@ def test_serve_with_embedded_redis_and_model_answers_and_remembers_across_restar
     with serving(env) as url:
         assert httpx.get(f"{url}/readyz").json()["ready"] is True
         assert "<script" in httpx.get(url).text
-        token, frames, first = ask(url, "How can I track my order?")
+        token, frames, first = ask(url, "Hello! Can you help me with something?")
         assert first["type"] == "session"
         reply = frames[-1]
         assert reply["type"] == "reply", frames
@@ -99,7 +99,7 @@ def test_serve_with_embedded_redis_and_model_answers_and_remembers_across_restar
     with serving(env, log=server_log) as url:  # a restart: same data directory, same session secret
         _, _, first = ask(url, "thanks", token=token)
         assert first["type"] == "history"
-        assert [m["text"] for m in first["messages"]][:2] == ["How can I track my order?", reply["text"]]
+        assert [m["text"] for m in first["messages"]][:2] == ["Hello! Can you help me with something?", reply["text"]]
     assert '"WebSocket /ws?token=[redacted]" [accepted]' in server_log[0]
     assert token not in server_log[0], "a session token is a key to a shopper's history: never logged"
 

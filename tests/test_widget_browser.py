@@ -96,21 +96,21 @@ def test_the_widget_streams_an_answer_and_keeps_the_conversation(
         wait(browser, lambda: root.find_element(By.CSS_SELECTOR, ".status").text == "online")
         browser.execute_script(RECORD_STREAM)
 
-        answer = ask(browser, "I would like to cancel my order")
+        answer = ask(browser, "Hello! Can you help me with something?")
         seen = [text for text in browser.execute_script("return window.__seen") if text]
         assert len(set(seen)) >= 3, f"the answer appeared at once, not streamed: {seen}"
         grew = [b.startswith(a) for a, b in zip(seen, seen[1:], strict=False) if a and b]
         assert sum(grew) >= len(grew) - 1, "each step extends the text"
         assert len(answer.split()) >= 5
         user_bubbles = [e.text for e in root.find_elements(By.CSS_SELECTOR, ".msg.user")]
-        assert user_bubbles == ["I would like to cancel my order"]
+        assert user_bubbles == ["Hello! Can you help me with something?"]
 
         browser.refresh()  # the session token in localStorage brings the history back
         root = shadow(browser)
         root.find_element(By.CSS_SELECTOR, ".launcher").click()
         wait(browser, lambda: len(root.find_elements(By.CSS_SELECTOR, ".msg")) >= 2)
         texts = [e.text for e in root.find_elements(By.CSS_SELECTOR, ".msg")]
-        assert texts[:2] == ["I would like to cancel my order", answer]
+        assert texts[:2] == ["Hello! Can you help me with something?", answer]
 
     # The server is gone: the widget says so and keeps retrying with backoff.
     wait(browser, lambda: "offline" in root.find_element(By.CSS_SELECTOR, ".status").text, timeout=10)
@@ -119,4 +119,4 @@ def test_the_widget_streams_an_answer_and_keeps_the_conversation(
         second = ask(browser, "thank you")
         assert second
         texts = [e.text for e in root.find_elements(By.CSS_SELECTOR, ".msg")]
-        assert texts[:2] == ["I would like to cancel my order", answer], "history shown after reconnecting"
+        assert texts[:2] == ["Hello! Can you help me with something?", answer], "history shown after reconnecting"

@@ -110,6 +110,14 @@
     return el;
   }
 
+  function showSources(el, sources) {
+    if (!el || !sources || !sources.length) return;
+    var src = document.createElement("div");
+    src.className = "sources";
+    src.textContent = "Sources: " + sources.map(function (s) { return s.title; }).join(", ");
+    el.appendChild(src);
+  }
+
   function setQuickReplies(buttons) {
     quick.textContent = "";
     (buttons || []).forEach(function (b) {
@@ -155,7 +163,7 @@
         bubbles = {};
         var answered = {};
         (frame.messages || []).forEach(function (m) {
-          bubble(m.role, m.text);
+          showSources(bubble(m.role, m.text), m.sources);
           if (m.id) answered[m.id] = true;
         });
         // A message whose answer arrived while we were away is in the history: done.
@@ -170,12 +178,7 @@
         break;
       case "reply":
         var el = write(frame.id, frame.text, false);
-        if (frame.sources && frame.sources.length) {
-          var src = document.createElement("div");
-          src.className = "sources";
-          src.textContent = "Sources: " + frame.sources.map(function (s) { return s.title; }).join(", ");
-          el.appendChild(src);
-        }
+        showSources(el, frame.sources);
         el.classList.add("done");
         setQuickReplies(frame.quick_replies);
         finish(frame.id);

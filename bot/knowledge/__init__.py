@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from bot.messages import Source, StoredMessage
+if TYPE_CHECKING:
+    from bot.understanding import Understanding
+
+from bot.messages import HandOverReason, QuickReply, Source, StoredMessage
+
+FactKind = Literal["product", "order", "passage", "contact", "notice"]
 
 
 @dataclass(frozen=True)
@@ -20,11 +25,22 @@ class Fact:
 
     text: str
     source: Source | None = None
+    kind: FactKind = "passage"
 
 
 @dataclass(frozen=True)
 class Grounding:
+    """What the reply may draw on, and the answer to give when the model's own is not usable."""
+
     facts: list[Fact] = field(default_factory=list)
+    # Composed from the facts alone: replaces a reply that states something the facts do not.
+    safe_answer: str | None = None
+    # Answer with `safe_answer` without asking the model (out of scope, an order that cannot be shown).
+    direct: bool = False
+    quick_replies: list[QuickReply] = field(default_factory=list)
+    # What was asked for (a price, an order's status, a product's name): a reply that states
+    # none of these did not answer, however polite it is.
+    key_facts: list[str] = field(default_factory=list)
 
     @property
     def sources(self) -> list[Source]:
@@ -32,6 +48,12 @@ class Grounding:
 
 
 class Knowledge(Protocol):
-    async def ground(self, customer_id: str, message: str, history: Sequence[StoredMessage]) -> Grounding:
+    async def ground(
+        self, customer_id: str, message: str, history: Sequence[StoredMessage], understanding: Understanding | None
+    ) -> Grounding:
         """The facts that answer `message`, for this customer (orders only when proven theirs)."""
+        ...
+
+    def handover_message(self, reason: HandOverReason) -> str:
+        """What the shopper is told when a person takes over: when, and how else to reach the shop."""
         ...

@@ -44,7 +44,7 @@ _SYNONYMS = {
     r"\bin stock\b": "stock available",
 }
 _RULES = [(re.compile(pattern, re.I), words) for pattern, words in _SYNONYMS.items()]
-_STEMMER = Stemmer.Stemmer("english")
+STEMMER = Stemmer.Stemmer("english")
 
 
 def expand(text: str) -> str:
@@ -64,13 +64,13 @@ class _Bm25(Generic[T]):
         self._items = list(items)
         self._index = bm25s.BM25()
         if self._items:
-            tokens = bm25s.tokenize([expand(t) for t in texts], stopwords="en", stemmer=_STEMMER, show_progress=False)
+            tokens = bm25s.tokenize([expand(t) for t in texts], stopwords="en", stemmer=STEMMER, show_progress=False)
             self._index.index(tokens, show_progress=False)
 
     def search(self, query: str, k: int) -> list[Hit[T]]:
         if not self._items or not query.strip():
             return []
-        tokens = bm25s.tokenize([expand(query)], stopwords="en", stemmer=_STEMMER, show_progress=False)
+        tokens = bm25s.tokenize([expand(query)], stopwords="en", stemmer=STEMMER, show_progress=False)
         if not any(tokens.ids):
             return []
         found, scores = self._index.retrieve(tokens, k=min(k, len(self._items)), show_progress=False)

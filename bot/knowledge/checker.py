@@ -1,0 +1,51 @@
+"""The grounding check: every price, quantity, date, order status, tracking number and
+policy number a reply states must be in the facts it was given (or in the shopper's own
+message). A reply that states anything else is not sent; the safe answer is.
+
+Deliberately literal: it compares what is written, so it cannot be argued with, and a
+number the model copied from the facts always passes.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+_LIST_MARKER = re.compile(r"^\s*\d{1,2}[.)]\s", re.M)
+_NUMBER = re.compile(r"(?<![\w])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?")
+# Tracking numbers, SKUs, discount codes: a run of letters and digits with at least one digit.
+_CODE = re.compile(r"\b(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{6,}\b")
+_STATUSES = {"pending", "paid", "processing", "shipped", "delivered", "cancelled", "canceled", "refunded"}
+_OFFERS = re.compile(r"\b(discount|coupon|promo(?:tion(?:al)?)? code|voucher|% off|free gift)\b", re.I)
+_WORD = re.compile(r"[a-z]+")
+
+
+def numbers(text: str) -> set[Decimal]:
+    found = set()
+    for whole, fraction in _NUMBER.findall(text):
+        try:
+            found.add(Decimal(whole.replace(",", "") + (f".{fraction}" if fraction else "")).normalize())
+        except InvalidOperation:
+            continue
+    return found
+
+
+def unsupported(reply: str, facts: str, said: str) -> list[str]:
+    """What `reply` states that neither `facts` nor the shopper's message `said` gives, one
+    short description each; empty when the reply is grounded."""
+    allowed = facts + "\n" + said
+    problems = []
+    body = _LIST_MARKER.sub(" ", reply)
+    for number in sorted(numbers(body) - numbers(allowed)):
+        problems.append(f"number {number}")
+    known_codes = {code.lower() for code in _CODE.findall(allowed)}
+    for code in _CODE.findall(body):
+        if code.lower() not in known_codes and not code.isdigit():
+            problems.append(f"code {code}")
+    fact_words = set(_WORD.findall(facts.lower()))
+    for status in sorted(_STATUSES & set(_WORD.findall(body.lower())) - fact_words):
+        problems.append(f"status {status!r}")
+    for offer in {m.lower() for m in _OFFERS.findall(body)}:
+        if offer not in facts.lower():
+            problems.append(f"offer {offer!r}")
+    return problems

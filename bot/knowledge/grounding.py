@@ -1,0 +1,321 @@
+"""`ShopKnowledge`: the Knowledge the engine uses for a shop. Per message it picks the facts that
+answer it (the products named or referred back to, recommendations within a budget, the
+order the shopper proved is theirs, the policy passages) and composes, from those facts alone,
+the answer to give when the model's own reply cannot be trusted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from bot.knowledge import Fact, Grounding
+from bot.knowledge.catalog import Product
+from bot.knowledge.facts import contact_fact, matching_variants, money, notice, order_fact, passage_fact, product_fact
+from bot.knowledge.facts import words as word_set
+from bot.knowledge.hours import open_now
+from bot.knowledge.order_lookup import OrderLookup, find_claim
+from bot.knowledge.orders import Order
+from bot.knowledge.retrieval import STEMMER, Retriever
+from bot.knowledge.shop import Shop
+from bot.messages import HandOverReason, QuickReply, StoredMessage
+from bot.store import Store
+from bot.understanding import Intent, Understanding
+
+# "it", "that one", "them": the message leans on an earlier one for what it is about.
+_REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|them|they|those|these|one|ones)\b", re.I)
+_CEILING = re.compile(
+    r"\b(?:under|below|less than|no more than|max(?:imum)?|up to|within|budget(?: of| is)?)\s*"
+    r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)",
+    re.I,
+)
+_STOP_TITLE_WORDS = {"the", "and", "for", "with", "set", "pack", "of"}
+_ORDER_INTENTS = {"order_status", "complaint", "returns_refund"}
+_PRODUCT_INTENTS = {"product_question", "recommendation", "returns_refund", "complaint", "shipping"}
+_POLICY_INTENTS = {"shipping", "returns_refund", "payment", "account", "complaint", "product_question", "feedback"}
+
+
+def price_ceiling(message: str) -> Decimal | None:
+    """The budget in "something under $50", "max 40 euros", "budget of 100"."""
+    found = _CEILING.search(message)
+    if not found:
+        return None
+    try:
+        return Decimal(found.group(1).replace(",", "."))
+    except InvalidOperation:
+        return None
+
+
+def named_products(text: str, products: Sequence[Product]) -> list[Product]:
+    """Products whose title the text names (most of its distinctive words), best match first."""
+    said = word_set(text)
+    scored = []
+    for product in products:
+        title = {w for w in word_set(product.title) if len(w) > 1 and w not in _STOP_TITLE_WORDS}
+        if not title:
+            continue
+        share = len(title & said) / len(title)
+        if share >= 0.5 and len(title & said) >= min(2, len(title)):
+            scored.append((share, product))
+    if not scored:
+        return []
+    best = max(share for share, _ in scored)
+    return [product for share, product in scored if share == best][:3]
+
+
+_COMMON = {
+    "what",
+    "when",
+    "where",
+    "which",
+    "who",
+    "how",
+    "can",
+    "could",
+    "would",
+    "will",
+    "the",
+    "and",
+    "for",
+    "you",
+    "your",
+    "our",
+    "this",
+    "that",
+    "with",
+    "about",
+    "have",
+    "has",
+    "are",
+    "is",
+    "it",
+    "do",
+    "does",
+    "me",
+    "my",
+    "get",
+    "going",
+    "like",
+    "want",
+    "need",
+    "please",
+    "there",
+    "their",
+    "from",
+    "into",
+    "all",
+    "any",
+    "one",
+    "day",
+    "days",
+    "time",
+    "week",
+    "weekend",
+    "help",
+    "tell",
+    "know",
+    "good",
+    "best",
+    "new",
+    "use",
+    "make",
+    "more",
+}
+
+
+def stems(text: str) -> set[str]:
+    return {STEMMER.stemWord(w) for w in word_set(text) if len(w) > 2 and w not in _COMMON and not w.isdigit()}
+
+
+def shop_vocabulary(shop: Shop) -> set[str]:
+    """The shop's own words: product titles, types and tags, policy and FAQ headings, order
+    and payment words. A question using them is about the shop."""
+    texts = [f"{p.title} {p.type} {' '.join(p.tags)}" for p in shop.offered]
+    texts += [f"{p.heading} {p.file}" for p in shop.passages]
+    texts.append("order orders shipping delivery return refund payment card charged account password invoice")
+    return set().union(*(stems(text) for text in texts))
+
+
+class ShopKnowledge:
+    def __init__(self, shop: Shop, store: Store) -> None:
+        self._store = store
+        self._vocabulary: tuple[Shop | None, set[str]] = (None, set())
+        self.replace(shop)
+
+    def replace(self, shop: Shop) -> None:
+        """Serve another (or a re-read) store folder from the next message on. The new index is
+        built before anything is swapped, and the swap is one assignment."""
+        retriever = Retriever(shop.passages, shop.offered)
+        self._state = (shop, retriever, OrderLookup(shop.orders, self._store))
+
+    @property
+    def shop(self) -> Shop:
+        return self._state[0]
+
+    def handover_message(self, reason: HandOverReason, now: datetime | None = None) -> str:
+        profile = self.shop.profile
+        text = "I'm sorry about this. " if reason == "negative_sentiment" else ""
+        text += "I've asked a person from our team to take over this conversation."
+        is_open = open_now(profile.support_hours, profile.timezone, now) if profile.support_hours else None
+        if is_open:
+            text += " Someone is working now and should reply here soon."
+        elif profile.support_hours:
+            text += f" Our team works {profile.support_hours}, so they will reply here when they are back."
+        else:
+            text += " They will reply here."
+        if profile.support_email:
+            text += f" You can also e-mail {profile.support_email}."
+        return text
+
+    async def ground(
+        self,
+        customer_id: str,
+        message: str,
+        history: Sequence[StoredMessage],
+        understanding: Understanding | None,
+    ) -> Grounding:
+        shop, retriever, orders = self._state  # one consistent snapshot for this message
+        intent: Intent | None = understanding.intent if understanding else None
+        profile = shop.profile
+        currency = profile.currency
+        if understanding and intent == "out_of_scope" and self._speaks_of_the_shop(shop, message):
+            # The classifier learnt "out of scope" from other domains' questions; a message in
+            # the shop's own words ("which tent", "my card was charged") is ours after all.
+            intent = understanding.runner_up
+        if intent == "out_of_scope":
+            return Grounding(
+                safe_answer=f"I'm {profile.name}'s assistant, so I can only help with our products, your orders, "
+                "shipping, returns and payment. Is there something along those lines I can do for you?",
+                direct=True,
+            )
+        earlier = [m.text for m in reversed(history) if m.role == "user"]
+        facts: list[Fact] = []
+        answer: list[str] = []
+        quick: list[QuickReply] = []
+
+        # An order: only one the shopper proved is theirs, now or earlier in the conversation.
+        claim = find_claim(message, earlier[:3])
+        order: Order | None = None
+        if claim is not None:
+            order = await orders.verify(customer_id, claim)
+            if order is None:
+                text = (
+                    "I couldn't find an order with that order number and e-mail address together. Please check "
+                    "both: they need to match what was used when the order was placed."
+                )
+                return Grounding([notice(text)], safe_answer=text, direct=True)
+        elif intent in _ORDER_INTENTS or _REFERS_BACK.search(message):
+            proven = await orders.proven(customer_id)
+            order = proven[-1] if proven else None
+        keys: list[str] = []
+        if order is not None:
+            facts.append(order_fact(order, currency))
+            keys += [order.status, *([order.tracking] if order.tracking else [])]
+            answer.append(self._order_answer(order, currency))
+        elif intent == "order_status":
+            text = (
+                "I can check that for you: please send me the order number together with the e-mail address "
+                "it was placed with."
+            )
+            return Grounding([notice(text)], safe_answer=text, direct=True)
+
+        # Products: named here, referred back to, or fitting a request.
+        products: list[Product] = []
+        if intent == "recommendation":
+            products = self._recommend(retriever, message)
+            if products:
+                answer.append("Here is what I'd suggest:")
+                quick = [QuickReply(label=p.title[:40], text=f"Tell me about the {p.title}") for p in products]
+            else:
+                answer.append("I couldn't find a product that fits that in our catalog right now.")
+        elif order is None and (intent in _PRODUCT_INTENTS or intent is None):
+            products = named_products(message, shop.offered)
+            if not products and (_REFERS_BACK.search(message) or len(message.split()) <= 6):
+                for text in [*(m.text for m in reversed(history[-4:]))]:
+                    products = named_products(text, shop.offered)
+                    if products:
+                        break
+            if not products and intent == "product_question":
+                # Only products the message has words in common with by name, type or tag: a
+                # description that happens to share "help" is no answer.
+                asked = stems(message)
+                products = [
+                    hit.item
+                    for hit in retriever.products(message, k=2)
+                    if asked & stems(f"{hit.item.title} {hit.item.type} {' '.join(hit.item.tags)}")
+                ]
+        for product in products:
+            facts.append(product_fact(product, currency, message))
+            if intent == "recommendation":
+                keys.append(product.title)
+            elif intent == "product_question":
+                keys += [money(v.price, currency) for v in matching_variants(product, message)]
+            answer.append(self._product_answer(product, message, currency))
+
+        # Policies and FAQ.
+        if intent in _POLICY_INTENTS or intent is None:
+            query = message if not _REFERS_BACK.search(message) or not earlier else f"{earlier[0]} {message}"
+            hits = retriever.passages(query, k=2)
+            for hit in hits:
+                facts.append(passage_fact(hit.item))
+            if hits and not products and order is None:
+                answer.append(self._passage_answer(hits[0].item.heading, hits[0].item.text))
+                if intent in _POLICY_INTENTS:
+                    # A policy answer names the policy's figures (30 days, $7.00); one that
+                    # names none only talked around the question.
+                    keys += re.findall(r"\d+(?:[.,]\d+)?", hits[0].item.text)[:6]
+
+        if intent in ("human_agent", "complaint"):
+            facts.append(contact_fact(profile))
+            answer.append(contact_fact(profile).text)
+        safe = " ".join(answer) or (
+            "I'm not sure I have the right information for that. Could you tell me a bit more, "
+            "or ask about a product, an order, shipping or returns?"
+        )
+        return Grounding(facts, safe_answer=safe, quick_replies=quick, key_facts=keys)
+
+    def _speaks_of_the_shop(self, shop: Shop, message: str) -> bool:
+        if self._vocabulary[0] is not shop:
+            self._vocabulary = (shop, shop_vocabulary(shop))
+        return bool(stems(message) & self._vocabulary[1])
+
+    @staticmethod
+    def _recommend(retriever: Retriever, message: str) -> list[Product]:
+        ceiling = price_ceiling(message)
+        hits = retriever.products(message, k=12)
+        fitting = [
+            hit.item
+            for hit in hits
+            if any(v.in_stock for v in hit.item.variants)
+            and (ceiling is None or min(v.price for v in hit.item.variants if v.in_stock) <= ceiling)
+        ]
+        return fitting[:3]
+
+    @staticmethod
+    def _product_answer(product: Product, message: str, currency: str) -> str:
+        parts = []
+        for variant in matching_variants(product, message):
+            price = money(variant.price, currency)
+            if variant.on_sale and variant.compare_at_price is not None:
+                price += f" (on sale, was {money(variant.compare_at_price, currency)})"
+            stock = "in stock" if variant.in_stock else "out of stock"
+            parts.append(f"{variant.label + ' ' if variant.label else ''}{price}, {stock}")
+        return f"The {product.title}: " + "; ".join(parts[:6]) + "."
+
+    @staticmethod
+    def _order_answer(order: Order, currency: str) -> str:
+        text = f"Order {order.order_id} is {order.status}"
+        if order.status in ("shipped", "delivered") and order.carrier:
+            text += f", sent with {order.carrier}"
+            if order.tracking:
+                text += f" (tracking number {order.tracking})"
+        if order.eta:
+            text += f"; {'delivered on' if order.status == 'delivered' else 'expected on'} {order.eta.isoformat()}"
+        items = ", ".join(f"{item.qty} x {item.title}" for item in order.items)
+        return f"{text}. It contains {items}."
+
+    @staticmethod
+    def _passage_answer(heading: str, text: str) -> str:
+        sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+        return f"{heading}: {' '.join(sentences[:3]).lstrip('- ')}"

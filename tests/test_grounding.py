@@ -1,0 +1,284 @@
+"""Answers from the shop's data, through the real engine: real Redis, the shipped understanding
+heads, the demo shop, and a model behind a fake OpenAI-compatible server (real HTTP) that says
+what each test scripts, so the checker's decisions can be seen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from bot.engine import Engine
+from bot.knowledge.checker import unsupported
+from bot.knowledge.grounding import ShopKnowledge, price_ceiling
+from bot.knowledge.hours import open_now
+from bot.knowledge.shop import DEMO_SHOP, load_shop
+from bot.knowledge.watch import watch_store
+from bot.llm.remote import RemoteModel
+from bot.messages import Address, Inbound, Reply, ReplyDelta
+from bot.metrics import Metrics
+from bot.settings import EngineSettings
+from bot.store import Store
+from bot.understanding import Understander
+from tests.conftest import GREEDY
+from tests.servers import serve_asgi
+
+
+class ScriptedModel:
+    """An OpenAI-compatible server that streams `self.says` word by word and keeps each prompt."""
+
+    def __init__(self) -> None:
+        self.says = "Happy to help!"
+        self.prompts: list[list[dict[str, str]]] = []
+        self.app = Starlette(routes=[Route("/v1/chat/completions", self.completions, methods=["POST"])])
+
+    async def completions(self, request: Request) -> Response:
+        body = await request.json()
+        self.prompts.append(body["messages"])
+        words = self.says.split(" ")
+
+        async def events() -> Any:
+            for i, word in enumerate(words):
+                piece = word if i == len(words) - 1 else word + " "
+                yield f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'content': piece}}]})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @property
+    def system(self) -> str:
+        return self.prompts[-1][0]["content"]
+
+
+@pytest.fixture(scope="module")
+def understander() -> Understander:
+    return Understander.load()
+
+
+@pytest.fixture
+async def model() -> AsyncIterator[tuple[ScriptedModel, RemoteModel]]:
+    scripted = ScriptedModel()
+    async with serve_asgi(scripted.app) as base:
+        llm = RemoteModel(base + "/v1", model_name="scripted", context_window=8192)
+        yield scripted, llm
+        await llm.aclose()
+
+
+@pytest.fixture
+def knowledge(store: Store) -> ShopKnowledge:
+    return ShopKnowledge(load_shop(DEMO_SHOP), store)
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+@pytest.fixture
+def engine(
+    store: Store,
+    model: tuple[ScriptedModel, RemoteModel],
+    knowledge: ShopKnowledge,
+    understander: Understander,
+    metrics: Metrics,
+) -> Engine:
+    return Engine(
+        store=store,
+        llm=model[1],
+        settings=EngineSettings(),
+        generation=GREEDY,
+        metrics=metrics,
+        knowledge=knowledge,
+        understander=understander,
+    )
+
+
+_ids = iter(range(1_000_000))
+
+
+async def ask(engine: Engine, text: str, user: str = "shopper") -> tuple[Reply, str]:
+    """The final reply and everything that was streamed before it."""
+    inbound = Inbound(
+        channel="web",
+        user_id=user,
+        address=Address(channel="web", chat_id=user),
+        message_id=f"m{next(_ids)}",
+        text=text,
+    )
+    streamed, final = "", None
+    async for event in engine.handle(inbound):
+        if isinstance(event, ReplyDelta):
+            streamed += event.text
+        else:
+            final = event
+    assert final is not None
+    return final, streamed
+
+
+async def test_a_reply_with_a_wrong_price_is_replaced_and_never_shown(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel], metrics: Metrics
+) -> None:
+    scripted, _ = model
+    scripted.says = "Great choice! The Ridgeline Daypack 24 L costs only $19.99 today."
+    reply, streamed = await ask(engine, "How much is the Ridgeline Daypack 24 L?")
+    assert "$89.00" in scripted.system  # the facts were in the prompt
+    assert "corrected" in reply.flags
+    assert "$89.00" in reply.text and "19.99" not in reply.text
+    assert "19.99" not in streamed  # held back while streaming, not just replaced at the end
+    assert metrics.corrected.labels("web")._value.get() == 1
+    assert any(source.title == "Ridgeline Daypack 24 L" for source in reply.sources)
+
+
+async def test_a_reply_that_states_the_facts_is_kept(engine: Engine, model: tuple[ScriptedModel, RemoteModel]) -> None:
+    scripted, _ = model
+    scripted.says = "The Ridgeline Daypack 24 L is $89.00, in Spruce Green or Slate Grey."
+    reply, streamed = await ask(engine, "How much is the Ridgeline Daypack 24 L?")
+    assert reply.text == scripted.says and "corrected" not in reply.flags
+    assert streamed.strip() == scripted.says
+
+
+async def test_a_polite_reply_that_skips_the_asked_fact_is_replaced(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel]
+) -> None:
+    scripted, _ = model
+    scripted.says = "Certainly! Please visit our website to see our prices."
+    reply, _ = await ask(engine, "How much is the enamel camp mug")
+    assert "corrected" in reply.flags and "$14.00" in reply.text
+
+
+async def test_how_much_is_it_refers_to_the_product_talked_about(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel]
+) -> None:
+    scripted, _ = model
+    scripted.says = "They are light trail shoes."
+    await ask(engine, "Tell me about the Scree Trail Runners")
+    scripted.says = "Sorry, which one?"
+    reply, _ = await ask(engine, "how much is it?")
+    assert "Scree Trail Runners" in scripted.system
+    assert "$139.00" in reply.text
+
+
+async def test_recommendations_stay_within_the_budget(engine: Engine, model: tuple[ScriptedModel, RemoteModel]) -> None:
+    scripted, _ = model
+    scripted.says = "Here are some ideas."
+    reply, _ = await ask(engine, "can you recommend a daypack under $50?")
+    assert reply.quick_replies, reply
+    titles = [q.text.removeprefix("Tell me about the ") for q in reply.quick_replies]
+    shop = load_shop(DEMO_SHOP)
+    prices = {p.title: p.lowest_price for p in shop.offered}
+    assert "Cub Kids Daypack 12 L" in titles
+    assert all(prices[title] <= Decimal(50) for title in titles), titles
+
+
+async def test_asking_for_a_person_hands_over_with_the_support_hours(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel], store: Store
+) -> None:
+    scripted, _ = model
+    reply, _ = await ask(engine, "Can I talk to a real person please", user="wants-a-human")
+    assert "handed_over" in reply.flags
+    assert "Mon-Fri 8:00-18:00 MT" in reply.text or "working now" in reply.text
+    assert "help@trailhead-supply.example" in reply.text
+    assert scripted.prompts == []  # no model involved
+    [(_, event)] = await store.handovers()
+    assert (event.reason, event.channel, event.user_id) == ("asked_for_person", "web", "wants-a-human")
+
+
+async def test_an_angry_shopper_reaches_a_person(engine: Engine, store: Store) -> None:
+    reply, _ = await ask(engine, "This is the worst shop ever, my tent arrived broken and nobody answers. Disgusting!")
+    assert "handed_over" in reply.flags and reply.text.startswith("I'm sorry")
+    [(_, event)] = await store.handovers()
+    assert event.reason == "negative_sentiment" and event.sentiment is not None and event.sentiment < -0.85
+
+
+async def test_three_replies_that_did_not_help_hand_over(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel], store: Store
+) -> None:
+    scripted, _ = model
+    scripted.says = "Certainly! Please visit our website."
+    for question in ("How much is the enamel camp mug", "and the titanium spork price?"):
+        reply, _ = await ask(engine, question)
+        assert "handed_over" not in reply.flags
+    reply, _ = await ask(engine, "How much is the Ridgeline Daypack 24 L?")
+    assert "handed_over" in reply.flags and "$89.00" in reply.text
+    [(_, event)] = await store.handovers()
+    assert event.reason == "not_helped"
+
+
+async def test_out_of_scope_gets_a_redirection_not_an_answer(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel]
+) -> None:
+    scripted, _ = model
+    reply, _ = await ask(engine, "What's the capital of Australia?")
+    assert "Trailhead Supply Co." in reply.text and "Canberra" not in reply.text
+    assert scripted.prompts == []
+
+
+async def test_an_order_is_shown_only_for_the_right_pair(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel]
+) -> None:
+    scripted, _ = model
+    scripted.says = "Let me check."
+    wrong_existing, _ = await ask(engine, "where's order 1033? my email is maya@example.com", user="a")
+    wrong_missing, _ = await ask(engine, "where's order 9999? my email is maya@example.com", user="b")
+    assert wrong_existing.text == wrong_missing.text  # reveals nothing, not even existence
+    assert "1Z84F2W90312498832" not in wrong_existing.text and scripted.prompts == []
+    right, _ = await ask(engine, "order #1033, maya.santos@example.net - when will it get here?", user="c")
+    assert "1Z84F2W90312498832" in scripted.system
+    assert "shipped" in right.text and "1Z84F2W90312498832" in right.text
+    follow_up, _ = await ask(engine, "what was in it again?", user="c")
+    assert "Summit Trekking Pack 45 L" in follow_up.text
+
+
+async def test_a_changed_store_folder_is_served_without_a_restart(tmp_path: Path, store: Store) -> None:
+    folder = tmp_path / "shop"
+    shutil.copytree(DEMO_SHOP, folder)
+    knowledge = ShopKnowledge(load_shop(folder), store)
+    watcher = asyncio.create_task(watch_store(folder, knowledge, every_s=0.05))
+    try:
+        await asyncio.sleep(0.2)  # the watcher has taken its first look
+        catalog = folder / "catalog.jsonl"
+        lines = [json.loads(line) for line in catalog.read_text().splitlines() if line.strip()]
+        lines[0]["title"] = "Brand New Test Lantern"
+        catalog.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+        for _ in range(100):
+            if any(p.title == "Brand New Test Lantern" for p in knowledge.shop.offered):
+                break
+            await asyncio.sleep(0.05)
+        grounding = await knowledge.ground("c", "tell me about the Brand New Test Lantern", [], None)
+        assert any("Brand New Test Lantern" in fact.text for fact in grounding.facts)
+    finally:
+        watcher.cancel()
+
+
+def test_the_checker_compares_what_is_written() -> None:
+    facts = "Ridgeline Daypack 24 L: $89.00, in stock. Order 1042: status shipped. Tracking number 1Z999AA10123456784."
+    assert unsupported("It is $89.00 and order 1042 has shipped (1Z999AA10123456784).", facts, "") == []
+    assert unsupported("It is $89 now.", facts, "") == []  # the same amount, written shorter
+    assert unsupported("It costs $79.00.", facts, "") == ["number 79"]
+    assert unsupported("Your order was delivered.", facts, "") == ["status 'delivered'"]
+    assert unsupported("Use tracking 1Z000FAKE0000.", facts, "") == ["code 1Z000FAKE0000"]
+    assert unsupported("Use code SAVE20 for a discount!", facts, "") != []
+    assert unsupported("Under $50? Sure.", facts, "something under $50") == []  # the shopper's own number
+    assert unsupported("1. Log in\n2. Open orders", facts, "") == []  # list numbering is not a claim
+
+
+def test_budgets_and_opening_hours_are_read() -> None:
+    assert price_ceiling("a daypack for under 100 bucks") == Decimal(100)
+    assert price_ceiling("something below €30") == Decimal(30)
+    assert price_ceiling("a red one") is None
+    tuesday_noon = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)  # 12:00 in Denver
+    sunday_noon = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
+    assert open_now("Mon-Fri 8:00-18:00 MT", "America/Denver", tuesday_noon) is True
+    assert open_now("Mon-Fri 8:00-18:00 MT", "America/Denver", sunday_noon) is False
+    assert open_now("whenever we can", "UTC", tuesday_noon) is None
