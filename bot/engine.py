@@ -16,7 +16,7 @@ from contextlib import aclosing
 from bot.commands import Commands, parse_command
 from bot.errors import DuplicateMessage, MessageRejected, MessageTooLong, RateLimited, ShopbotError
 from bot.knowledge import Grounding, Knowledge
-from bot.knowledge.checker import unsupported
+from bot.knowledge.checker import states_any, unsupported
 from bot.knowledge.facts import fact_texts
 from bot.llm import GenerationParams, LanguageModel
 from bot.messages import (
@@ -180,6 +180,9 @@ class Engine:
         reason = self._handover_reason(understanding)
         if reason is not None:
             reply_text = await self._hand_over(ticket, inbound, text, reason, understanding)
+            if reason == "negative_sentiment" and grounding.facts and grounding.safe_answer:
+                # An upset shopper who asked something still gets the answer the facts give.
+                reply_text = f"{reply_text} In the meantime: {grounding.safe_answer}"
             flags.add("handed_over")
         elif grounding.direct and grounding.safe_answer:
             reply_text = grounding.safe_answer
@@ -204,7 +207,7 @@ class Engine:
                 yield ReplyDelta(text=written[len(shown) :])  # the last word
             reply_text = whole_sentences(written.strip())
             problems = unsupported(reply_text, facts, text) if checking else []
-            if grounding.key_facts and not any(key.lower() in reply_text.lower() for key in grounding.key_facts):
+            if grounding.key_facts and not states_any(reply_text, grounding.key_facts):
                 problems.append("none of the facts asked for")
             if problems and grounding.safe_answer:
                 log.info("reply to %s replaced by the safe answer: it stated %s", customer_id, ", ".join(problems))

@@ -23,6 +23,7 @@ from bot.redis_server import EmbeddedRedis
 from bot.settings import LlmSettings, Settings
 from bot.store import Store, connect
 from bot.understanding import Understander
+from bot.understanding.encoder import SentenceEncoder
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             raise ConfigError(f"SHOPBOT_STORE_DIR: no offered products in {folder}:\n{shop.summary()}")
         for problem in shop.problems:
             log.warning("store folder: %s", problem)
-        knowledge = ShopKnowledge(shop, store)
         understander = await asyncio.to_thread(Understander.load)
+        # The whole encoder for retrieval (the understanding heads use its first layers only).
+        encoder = await asyncio.to_thread(SentenceEncoder.load)
+        knowledge = await asyncio.to_thread(ShopKnowledge, shop, store, encoder)
         llm = await asyncio.to_thread(load_model, settings.llm)
         metrics = Metrics()
         engine = Engine(

@@ -49,3 +49,9 @@ def unsupported(reply: str, facts: str, said: str) -> list[str]:
         if offer not in facts.lower():
             problems.append(f"offer {offer!r}")
     return problems
+
+
+def states_any(reply: str, keys: list[str]) -> bool:
+    """Whether the reply states at least one of `keys` as a whole word or figure ("Pay" is not
+    stated by "payment")."""
+    return any(re.search(rf"(?<![\w]){re.escape(key)}(?![\w])", reply, re.I) for key in keys)

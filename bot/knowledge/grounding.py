@@ -5,6 +5,7 @@ the answer to give when the model's own reply cannot be trusted."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,11 +18,12 @@ from bot.knowledge.facts import words as word_set
 from bot.knowledge.hours import open_now
 from bot.knowledge.order_lookup import OrderLookup, find_claim
 from bot.knowledge.orders import Order
-from bot.knowledge.retrieval import STEMMER, Retriever
+from bot.knowledge.retrieval import STEMMER, Query, Retriever
 from bot.knowledge.shop import Shop
 from bot.messages import HandOverReason, QuickReply, StoredMessage
 from bot.store import Store
 from bot.understanding import Intent, Understanding
+from bot.understanding.encoder import SentenceEncoder
 
 # "it", "that one", "them": the message leans on an earlier one for what it is about.
 _REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|them|they|those|these|one|ones)\b", re.I)
@@ -31,9 +33,18 @@ _CEILING = re.compile(
     re.I,
 )
 _STOP_TITLE_WORDS = {"the", "and", "for", "with", "set", "pack", "of"}
+# "my order", "our parcel", "order #1042": a question about one order, not about ordering.
+_MY_ORDER = re.compile(r"\b(my|our)\s+(\w+\s+)?(order|package|parcel|purchase|delivery|refund)|\border\s*#?\d", re.I)
 _ORDER_INTENTS = {"order_status", "complaint", "returns_refund"}
 _PRODUCT_INTENTS = {"product_question", "recommendation", "returns_refund", "complaint", "shipping"}
-_POLICY_INTENTS = {"shipping", "returns_refund", "payment", "account", "complaint", "product_question", "feedback"}
+
+
+_SPECIFIC = re.compile(r"\d+(?:[.,]\d+)?|(?<=[a-z,;:] )[A-Z][A-Za-z]+")
+
+
+def specifics(text: str, most: int = 8) -> list[str]:
+    """The figures and names in a passage: its numbers and its capitalised words mid-sentence."""
+    return _SPECIFIC.findall(text[:400])[:most]
 
 
 def price_ceiling(message: str) -> Decimal | None:
@@ -129,24 +140,25 @@ def stems(text: str) -> set[str]:
 
 
 def shop_vocabulary(shop: Shop) -> set[str]:
-    """The shop's own words: product titles, types and tags, policy and FAQ headings, order
-    and payment words. A question using them is about the shop."""
+    """The shop's own words: product titles, types and tags, its policies and FAQ, order and
+    payment words. A question using them is about the shop."""
     texts = [f"{p.title} {p.type} {' '.join(p.tags)}" for p in shop.offered]
-    texts += [f"{p.heading} {p.file}" for p in shop.passages]
+    texts += [f"{p.heading} {p.file} {p.text}" for p in shop.passages]
     texts.append("order orders shipping delivery return refund payment card charged account password invoice")
     return set().union(*(stems(text) for text in texts))
 
 
 class ShopKnowledge:
-    def __init__(self, shop: Shop, store: Store) -> None:
+    def __init__(self, shop: Shop, store: Store, encoder: SentenceEncoder | None = None) -> None:
         self._store = store
+        self._encoder = encoder
         self._vocabulary: tuple[Shop | None, set[str]] = (None, set())
         self.replace(shop)
 
     def replace(self, shop: Shop) -> None:
         """Serve another (or a re-read) store folder from the next message on. The new index is
         built before anything is swapped, and the swap is one assignment."""
-        retriever = Retriever(shop.passages, shop.offered)
+        retriever = Retriever(shop.passages, shop.offered, self._encoder)
         self._state = (shop, retriever, OrderLookup(shop.orders, self._store))
 
     @property
@@ -179,6 +191,10 @@ class ShopKnowledge:
         intent: Intent | None = understanding.intent if understanding else None
         profile = shop.profile
         currency = profile.currency
+        earlier = [m.text for m in reversed(history) if m.role == "user"]
+        claim = find_claim(message, earlier[:3])
+        if intent == "out_of_scope" and claim is not None:
+            intent = "order_status"  # an order number with its e-mail is about an order, however phrased
         if understanding and intent == "out_of_scope" and self._speaks_of_the_shop(shop, message):
             # The classifier learnt "out of scope" from other domains' questions; a message in
             # the shop's own words ("which tent", "my card was charged") is ours after all.
@@ -189,13 +205,11 @@ class ShopKnowledge:
                 "shipping, returns and payment. Is there something along those lines I can do for you?",
                 direct=True,
             )
-        earlier = [m.text for m in reversed(history) if m.role == "user"]
         facts: list[Fact] = []
         answer: list[str] = []
         quick: list[QuickReply] = []
 
         # An order: only one the shopper proved is theirs, now or earlier in the conversation.
-        claim = find_claim(message, earlier[:3])
         order: Order | None = None
         if claim is not None:
             order = await orders.verify(customer_id, claim)
@@ -211,19 +225,22 @@ class ShopKnowledge:
         keys: list[str] = []
         if order is not None:
             facts.append(order_fact(order, currency))
-            keys += [order.status, *([order.tracking] if order.tracking else [])]
+            # The order's number: a reply that does not name it is not about this order
+            # ("we ship worldwide" mentions "shipped" too).
+            keys.append(order.order_id)
             answer.append(self._order_answer(order, currency))
-        elif intent == "order_status":
+        elif intent == "order_status" and _MY_ORDER.search(message):
             text = (
                 "I can check that for you: please send me the order number together with the e-mail address "
                 "it was placed with."
             )
             return Grounding([notice(text)], safe_answer=text, direct=True)
 
+        query = await asyncio.to_thread(retriever.query, message)
         # Products: named here, referred back to, or fitting a request.
         products: list[Product] = []
         if intent == "recommendation":
-            products = self._recommend(retriever, message)
+            products = self._recommend(retriever, query)
             if products:
                 answer.append("Here is what I'd suggest:")
                 quick = [QuickReply(label=p.title[:40], text=f"Tell me about the {p.title}") for p in products]
@@ -237,13 +254,13 @@ class ShopKnowledge:
                     if products:
                         break
             if not products and intent == "product_question":
-                # Only products the message has words in common with by name, type or tag: a
-                # description that happens to share "help" is no answer.
+                # Only products the message has words in common with by name or type: a tag or
+                # a description that happens to share "gift" or "help" is no answer.
                 asked = stems(message)
                 products = [
                     hit.item
-                    for hit in retriever.products(message, k=2)
-                    if asked & stems(f"{hit.item.title} {hit.item.type} {' '.join(hit.item.tags)}")
+                    for hit in retriever.products(query, k=2)
+                    if asked & stems(f"{hit.item.title} {hit.item.type}")
                 ]
         for product in products:
             facts.append(product_fact(product, currency, message))
@@ -253,18 +270,18 @@ class ShopKnowledge:
                 keys += [money(v.price, currency) for v in matching_variants(product, message)]
             answer.append(self._product_answer(product, message, currency))
 
-        # Policies and FAQ.
-        if intent in _POLICY_INTENTS or intent is None:
-            query = message if not _REFERS_BACK.search(message) or not earlier else f"{earlier[0]} {message}"
+        # Policies and FAQ: for anything but small talk and a request for a person.
+        if intent not in ("greeting_thanks", "human_agent"):
+            if _REFERS_BACK.search(message) and earlier:
+                query = await asyncio.to_thread(retriever.query, f"{earlier[0]} {message}")
             hits = retriever.passages(query, k=2)
             for hit in hits:
                 facts.append(passage_fact(hit.item))
-            if hits and not products and order is None:
-                answer.append(self._passage_answer(hits[0].item.heading, hits[0].item.text))
-                if intent in _POLICY_INTENTS:
-                    # A policy answer names the policy's figures (30 days, $7.00); one that
-                    # names none only talked around the question.
-                    keys += re.findall(r"\d+(?:[.,]\d+)?", hits[0].item.text)[:6]
+            if hits and order is None and (not products or intent not in ("product_question", "recommendation")):
+                answer.insert(0, self._passage_answer(hits[0].item.heading, hits[0].item.text))
+                # A policy answer names something specific from the policy (30 days, $7.00,
+                # PayPal); one that names nothing only talked around the question.
+                keys += specifics(hits[0].item.text)
 
         if intent in ("human_agent", "complaint"):
             facts.append(contact_fact(profile))
@@ -281,9 +298,9 @@ class ShopKnowledge:
         return bool(stems(message) & self._vocabulary[1])
 
     @staticmethod
-    def _recommend(retriever: Retriever, message: str) -> list[Product]:
-        ceiling = price_ceiling(message)
-        hits = retriever.products(message, k=12)
+    def _recommend(retriever: Retriever, query: Query) -> list[Product]:
+        ceiling = price_ceiling(query.text)
+        hits = retriever.products(query, k=12)
         fitting = [
             hit.item
             for hit in hits

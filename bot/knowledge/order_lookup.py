@@ -18,6 +18,9 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _NUMBER = re.compile(r"(?:(?:order|purchase)\s*(?:number|no\.?|nr\.?|id)?\s*[:#]?\s*|#)(\d{3,12})\b", re.I)
 
 
+_BARE = re.compile(r"(?<![\w.$€£-])(\d{4,12})(?![\w.,-]?\d)")
+
+
 @dataclass(frozen=True)
 class OrderClaim:
     order_id: str
@@ -29,13 +32,18 @@ def find_claim(latest: str, earlier: Iterable[str] = ()) -> OrderClaim | None:
     ones before it: shoppers often give the number in one message and the e-mail in the next."""
     order_id = email = None
     for text in (latest, *earlier):
-        if order_id is None and (number := _NUMBER.search(text)):
-            order_id = number.group(1)
         if email is None and (address := _EMAIL.search(text)):
             email = address.group(0)
+        if order_id is None and (number := _NUMBER.search(text) or _bare_number(text, email is not None)):
+            order_id = number.group(1)
         if order_id and email:
             return OrderClaim(order_id, email)
     return None
+
+
+def _bare_number(text: str, with_email: bool) -> re.Match[str] | None:
+    """ "has 1040 shipped yet? me@example.org": a lone number next to an e-mail is an order number."""
+    return _BARE.search(_EMAIL.sub(" ", text)) if with_email else None
 
 
 class OrderLookup:

@@ -1,9 +1,12 @@
 """Finding the passages and products that answer a question: BM25 (bm25s) over stemmed words,
-with the shop vocabulary shoppers use for the same things ("send back" for return) folded in.
+with the shop vocabulary shoppers use for the same things ("send back" for return) folded in,
+and, when a sentence encoder is given, the nearest passages and products by meaning, the two
+rankings fused by reciprocal rank.
 
-Lexical on purpose for now: it is fast (well under a millisecond a query), needs no model
-download, and explains itself. The search is one small class, so an embedding index can sit
-beside it when the measured recall asks for one.
+Measured on the labelled questions (README, "Retrieval"): words alone miss "what payment
+methods do you take?" -> "Payment methods" and "a backpack for an 8 year old" -> "Cub Kids
+Daypack"; meaning alone misses exact names; fused, recall@3 is 0.89 on the demo shop and 0.83
+on the unseen shop (BM25 alone 0.75 and 0.70).
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import bm25s
+import numpy as np
 import Stemmer
 
 from bot.knowledge.catalog import Product
 from bot.knowledge.passages import Passage
+from bot.understanding.encoder import SentenceEncoder, Vectors
 
 T = TypeVar("T")
 
@@ -84,15 +89,72 @@ def product_text(product: Product) -> str:
     return " ".join([*words, product.description])
 
 
+class _Dense(Generic[T]):
+    def __init__(self, items: Sequence[T], vectors: Vectors) -> None:
+        self._items = list(items)
+        self._vectors = vectors
+
+    def search(self, query: Vectors | None, k: int) -> list[Hit[T]]:
+        if query is None or not self._items:
+            return []
+        scores = self._vectors @ query
+        return [Hit(self._items[int(i)], float(scores[i])) for i in np.argsort(-scores)[:k]]
+
+
+def _fused(lexical: list[Hit[T]], dense: list[Hit[T]], k: int) -> list[Hit[T]]:
+    """Reciprocal rank fusion: scores from the two rankings are not comparable, ranks are."""
+    if not dense:
+        return lexical[:k]
+    fused: dict[int, tuple[T, float]] = {}
+    for ranking in (dense, lexical):  # meaning first: it wins ties (alone it finds more)
+        for rank, hit in enumerate(ranking):
+            item, score = fused.get(id(hit.item), (hit.item, 0.0))
+            fused[id(hit.item)] = (item, score + 1 / (60 + rank))
+    ranked = sorted(fused.values(), key=lambda pair: -pair[1])
+    return [Hit(item, score) for item, score in ranked[:k]]
+
+
+# Each ranking contributes this many candidates to the fusion, whatever k is asked for: an
+# item second in one ranking and fifth in the other beats one that is first in only one.
+_CANDIDATES = 10
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    vector: Vectors | None = None
+
+
 class Retriever:
     """Passages and offered products, each in its own index (they are written differently)."""
 
-    def __init__(self, passages: Sequence[Passage], products: Sequence[Product]) -> None:
+    def __init__(
+        self, passages: Sequence[Passage], products: Sequence[Product], encoder: SentenceEncoder | None = None
+    ) -> None:
+        self._encoder = encoder
         self._passages = _Bm25(passages, [f"{p.heading} {p.heading} {p.file} {p.text}" for p in passages])
         self._products = _Bm25(products, [product_text(p) for p in products])
+        self._dense_passages: _Dense[Passage] | None = None
+        self._dense_products: _Dense[Product] | None = None
+        if encoder is not None:
+            self._dense_passages = _Dense(passages, encoder.encode([f"{p.heading}: {p.text}" for p in passages]))
+            self._dense_products = _Dense(
+                products,
+                encoder.encode([f"{p.title}. {p.type}. {' '.join(p.tags)}. {p.description}" for p in products]),
+            )
 
-    def passages(self, query: str, k: int = 3) -> list[Hit[Passage]]:
-        return self._passages.search(query, k)
+    def query(self, text: str) -> Query:
+        """Blocking when there is an encoder (one forward pass): call it off the event loop."""
+        return Query(text, self._encoder.encode([text])[0] if self._encoder is not None and text.strip() else None)
 
-    def products(self, query: str, k: int = 3) -> list[Hit[Product]]:
-        return self._products.search(query, k)
+    def passages(self, query: str | Query, k: int = 3) -> list[Hit[Passage]]:
+        query = query if isinstance(query, Query) else self.query(query)
+        many = max(_CANDIDATES, k)
+        dense = self._dense_passages.search(query.vector, many) if self._dense_passages else []
+        return _fused(self._passages.search(query.text, many), dense, k)
+
+    def products(self, query: str | Query, k: int = 3) -> list[Hit[Product]]:
+        query = query if isinstance(query, Query) else self.query(query)
+        many = max(_CANDIDATES, k)
+        dense = self._dense_products.search(query.vector, many) if self._dense_products else []
+        return _fused(self._products.search(query.text, many), dense, k)
