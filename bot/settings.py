@@ -44,6 +44,11 @@ class EngineSettings(BaseModel):
     max_message_chars: int = Field(2000, ge=1, le=100_000, description="longest shopper message accepted")
     rate_limit_per_minute: int = Field(20, ge=1, description="messages one customer may send per minute")
     dedup_ttl_s: int = Field(86_400, ge=60, description="how long a platform message id is remembered")
+    canary: str | None = Field(
+        None,
+        min_length=8,
+        description="a secret planted in the system prompt; a reply containing it is withheld. Unset: random per process",
+    )
     handover_below_sentiment: float = Field(
         -0.85, ge=-1, le=1, description="a shopper message at or below this sentiment score goes to a person"
     )

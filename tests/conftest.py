@@ -68,7 +68,8 @@ def make_engine(store: Store, llm: object, metrics: Metrics | None = None, **set
     return Engine(
         store=store,
         llm=llm,  # type: ignore[arg-type]
-        settings=EngineSettings(**settings),  # type: ignore[arg-type]
+        # A fixed canary: the prompt, and so a tiny model's reply, is the same every run.
+        settings=EngineSettings(**{"canary": "SB-test-canary", **settings}),  # type: ignore[arg-type]
         generation=GREEDY,
         metrics=metrics or Metrics(),
     )

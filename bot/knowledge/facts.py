@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 
+from bot.guard import strip_instructions
 from bot.knowledge import Fact
 from bot.knowledge.catalog import Product, Variant
 from bot.knowledge.orders import Order
@@ -53,7 +54,8 @@ def product_fact(product: Product, currency: str, message: str = "") -> Fact:
             price += f" on sale, was {money(variant.compare_at_price, currency)}"
         label = f"{variant.label}: " if variant.label else ""
         prices.append(f"{label}{price}, {_stock(variant)}")
-    about = product.description[:240].rsplit(" ", 1)[0] if len(product.description) > 240 else product.description
+    description = strip_instructions(product.description)
+    about = description[:240].rsplit(" ", 1)[0] if len(description) > 240 else description
     text = f"{product.title} ({product.type or 'product'}). " + "; ".join(prices) + "." + (f" {about}" if about else "")
     return Fact(text, Source(title=product.title, ref=product.url or f"product:{product.id}"), kind="product")
 
@@ -74,7 +76,8 @@ def order_fact(order: Order, currency: str) -> Fact:
 
 
 def passage_fact(passage: Passage) -> Fact:
-    return Fact(f"{passage.heading}: {passage.text}", Source(title=passage.heading, ref=passage.ref), kind="passage")
+    text = strip_instructions(passage.text)
+    return Fact(f"{passage.heading}: {text}", Source(title=passage.heading, ref=passage.ref), kind="passage")
 
 
 def contact_fact(profile: ShopProfile) -> Fact:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from bot.guard import strip_instructions
 from bot.knowledge import Fact, Grounding
 from bot.knowledge.catalog import Product
 from bot.knowledge.facts import contact_fact, matching_variants, money, notice, order_fact, passage_fact, product_fact
@@ -33,18 +34,26 @@ _CEILING = re.compile(
     re.I,
 )
 _STOP_TITLE_WORDS = {"the", "and", "for", "with", "set", "pack", "of"}
+_ASKS_PRICE_OR_STOCK = re.compile(r"\b(how much|price|cost|stock|available|sale|cheap|colou?rs?|sizes?)\b", re.I)
+# How a request for a pick reads; without any of these, "recommendation" was a misreading.
+_WANTS = re.compile(
+    r"\b(recommend|suggest|looking for|need|want|gift|ideas?|best|which|something|good for|under|below|budget|"
+    r"cheap(est)?|for (my|a|an)|options|alternatives?|popular)\b",
+    re.I,
+)
 # "my order", "our parcel", "order #1042": a question about one order, not about ordering.
 _MY_ORDER = re.compile(r"\b(my|our)\s+(\w+\s+)?(order|package|parcel|purchase|delivery|refund)|\border\s*#?\d", re.I)
 _ORDER_INTENTS = {"order_status", "complaint", "returns_refund"}
 _PRODUCT_INTENTS = {"product_question", "recommendation", "returns_refund", "complaint", "shipping"}
 
 
-_SPECIFIC = re.compile(r"\d+(?:[.,]\d+)?|(?<=[a-z,;:] )[A-Z][A-Za-z]+")
+_SPECIFIC = re.compile(r"\d+(?:[.,]\d+)?|(?<=[a-z,] )[A-Z][A-Za-z]{2,}")
 
 
 def specifics(text: str, most: int = 8) -> list[str]:
-    """The figures and names in a passage: its numbers and its capitalised words mid-sentence."""
-    return _SPECIFIC.findall(text[:400])[:most]
+    """The figures and names in a passage: its numbers and its capitalised words mid-sentence
+    (not a sentence's first word, which any reply may start with)."""
+    return [s for s in _SPECIFIC.findall(text[:400]) if s.lower() not in _COMMON][:most]
 
 
 def price_ceiling(message: str) -> Decimal | None:
@@ -239,6 +248,8 @@ class ShopKnowledge:
         query = await asyncio.to_thread(retriever.query, message)
         # Products: named here, referred back to, or fitting a request.
         products: list[Product] = []
+        if intent == "recommendation" and not _WANTS.search(message) and understanding:
+            intent = understanding.runner_up  # "what's the warranty on your backpacks?" asks no pick
         if intent == "recommendation":
             products = self._recommend(retriever, query)
             if products:
@@ -269,6 +280,9 @@ class ShopKnowledge:
             elif intent == "product_question":
                 keys += [money(v.price, currency) for v in matching_variants(product, message)]
             answer.append(self._product_answer(product, message, currency))
+            if not _ASKS_PRICE_OR_STOCK.search(message) and product.description:
+                # "Is it waterproof?": the description answers what price and stock do not.
+                answer.append(re.split(r"(?<=[.!?])\s", strip_instructions(product.description), maxsplit=1)[0])
 
         # Policies and FAQ: for anything but small talk and a request for a person.
         if intent not in ("greeting_thanks", "human_agent"):
@@ -278,12 +292,19 @@ class ShopKnowledge:
             for hit in hits:
                 facts.append(passage_fact(hit.item))
             if hits and order is None and (not products or intent not in ("product_question", "recommendation")):
-                answer.insert(0, self._passage_answer(hits[0].item.heading, hits[0].item.text))
+                first = hits[0].item
+                told = [self._passage_answer(first.heading, first.text)]
+                # The next passage of the same policy often holds the other half of the answer
+                # ("How to start a return" and "Return window").
+                told += [
+                    self._passage_answer(h.item.heading, h.item.text) for h in hits[1:] if h.item.file == first.file
+                ]
+                answer[:0] = told
                 # A policy answer names something specific from the policy (30 days, $7.00,
                 # PayPal); one that names nothing only talked around the question.
                 keys += specifics(hits[0].item.text)
 
-        if intent in ("human_agent", "complaint"):
+        if intent in ("human_agent", "complaint") or (understanding and understanding.sentiment == "negative"):
             facts.append(contact_fact(profile))
             answer.append(contact_fact(profile).text)
         safe = " ".join(answer) or (
