@@ -142,3 +142,36 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
                     check(action.choices[sub])  # type: ignore[index]
 
     check(parser)
+
+
+KETTLE = Path(__file__).parent / "shops" / "kettle_and_leaf"
+
+
+def test_serve_answers_from_another_store_folder(tmp_path: Path) -> None:
+    env = clean_env(SHOPBOT_DATA_DIR=str(tmp_path / "data"), SHOPBOT_STORE_DIR=str(KETTLE))
+    with serving(env) as url:
+        _, frames, _ = ask(url, "How much is the Cast-Iron Tetsubin 800 ml?")
+        reply = frames[-1]
+        assert reply["type"] == "reply", frames
+        assert "€89.00" in reply["text"], reply  # the unseen shop's price, by the model or the checker
+        assert any(source["title"].startswith("Cast-Iron Tetsubin") for source in reply["sources"])
+
+
+def test_bench_quality_prints_its_figures(tmp_path: Path, redis_url: str) -> None:
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {"question": "Where is order 50308? My e-mail is felix.braun@example.net", "must": ["shipped"],
+         "intent": "order_status"},
+        {"question": "where is order 50308? email felix.braun@example.com", "must_not": ["00340434161094039811"],
+         "intent": "order_status"},
+        {"question": "What's the capital of Australia?", "must_not": ["Canberra"], "intent": "out_of_scope"},
+    ]  # fmt: skip
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    env = clean_env(SHOPBOT_REDIS_URL=redis_url, SHOPBOT_REDIS_PREFIX=f"quality{time.monotonic_ns()}")
+    done = subprocess.run(
+        [SHOPBOT, "bench", "quality", "--store", str(KETTLE), "--questions", str(questions)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "fact accuracy:                 3/3 = 100.0%" in done.stdout, done.stdout
+    assert "replies with a wrong fact:     0" in done.stdout
