@@ -47,7 +47,8 @@ class EngineSettings(BaseModel):
     canary: str | None = Field(
         None,
         min_length=8,
-        description="a secret planted in the system prompt; a reply containing it is withheld. Unset: random per process",
+        description="a secret planted in the system prompt; a reply containing it is withheld. "
+        "Unset: random per process",
     )
     handover_below_sentiment: float = Field(
         -0.85, ge=-1, le=1, description="a shopper message at or below this sentiment score goes to a person"

@@ -353,6 +353,36 @@ class Store:
     async def remembered_orders(self, customer_id: str) -> list[str]:
         return sorted(str(order_id) for order_id in await self.redis.smembers(self._cust(customer_id, "orders")))
 
+    # -- the shopper's profile: what they like, what they asked about -----------------------
+
+    @_unavailable
+    async def remember_taste(
+        self, customer_id: str, *, preferences: list[str], products: list[str], keep: int = 20
+    ) -> None:
+        """Stated preferences (newest kept) and products asked about (counted), for picking
+        recommendations on a later visit; both live as long as the history."""
+        prefs, seen = self._cust(customer_id, "preferences"), self._cust(customer_id, "interests")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for preference in preferences:
+                pipe.lrem(prefs, 0, preference)
+                pipe.lpush(prefs, preference)
+            pipe.ltrim(prefs, 0, keep - 1)
+            for product_id in products:
+                pipe.zincrby(seen, 1, product_id)
+            pipe.zremrangebyrank(seen, 0, -keep - 1)
+            pipe.expire(prefs, self._ttl)
+            pipe.expire(seen, self._ttl)
+            await pipe.execute()
+
+    @_unavailable
+    async def taste(self, customer_id: str) -> tuple[list[str], list[str]]:
+        """(stated preferences, newest first; product ids asked about, most asked first)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(self._cust(customer_id, "preferences"), 0, -1)
+            pipe.zrevrange(self._cust(customer_id, "interests"), 0, -1)
+            preferences, products = await pipe.execute()
+        return [str(p) for p in preferences], [str(p) for p in products]
+
     # -- hand-over to staff --------------------------------------------------------------
 
     @_unavailable

@@ -322,3 +322,21 @@ async def test_an_instruction_planted_in_a_product_description_never_reaches_the
     reply, streamed = await ask(engine, "Tell me about the Camp Mug Enamel")
     assert "FREE90" not in scripted.system and "Camp Mug Enamel" in scripted.system
     assert "corrected" in reply.flags and "FREE90" not in reply.text and "FREE90" not in streamed
+
+
+async def test_a_returning_shoppers_tastes_shape_the_pick(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel], store: Store, knowledge: ShopKnowledge
+) -> None:
+    scripted, _ = model
+    scripted.says = "Here are some ideas."
+    newcomer, _ = await ask(engine, "Can you suggest something under $200?", user="new")
+    await ask(engine, "I prefer lightweight trail running gear. Tell me about the Scree Trail Runners", user="back")
+    preferences, interests = await store.taste(await store.customer_for("web", "back"))
+    assert preferences == ["lightweight trail running gear"] and interests == ["scree-trail-runners"]
+    returning, _ = await ask(engine, "Can you suggest something under $200?", user="back")
+    kinds = {p.title: p.type for p in knowledge.shop.offered}
+    liked_kind = kinds["Scree Trail Runners"]
+    picks = [q.text.removeprefix("Tell me about the ") for q in returning.quick_replies]
+    assert picks and kinds[picks[0]] == liked_kind, picks  # the kind they asked about, first
+    assert "Scree Trail Runners" not in picks  # they know that one already
+    assert picks != [q.text.removeprefix("Tell me about the ") for q in newcomer.quick_replies]

@@ -56,6 +56,16 @@ def specifics(text: str, most: int = 8) -> list[str]:
     return [s for s in _SPECIFIC.findall(text[:400]) if s.lower() not in _COMMON][:most]
 
 
+_LIKES = re.compile(
+    r"\bi\s+(?:really\s+)?(?:like|love|prefer|enjoy|only wear|always buy|am into|'m into)\s+([^.!?,;]{3,60})", re.I
+)
+
+
+def stated_preferences(message: str) -> list[str]:
+    """ "I prefer green gear" -> ["green gear"]: kept in the profile for later picks."""
+    return [found.strip().lower() for found in _LIKES.findall(message)]
+
+
 def price_ceiling(message: str) -> Decimal | None:
     """The budget in "something under $50", "max 40 euros", "budget of 100"."""
     found = _CEILING.search(message)
@@ -250,8 +260,14 @@ class ShopKnowledge:
         products: list[Product] = []
         if intent == "recommendation" and not _WANTS.search(message) and understanding:
             intent = understanding.runner_up  # "what's the warranty on your backpacks?" asks no pick
+        preferences, interests = await self._store.taste(customer_id)
+        stated = stated_preferences(message)
         if intent == "recommendation":
-            products = self._recommend(retriever, query)
+            # A returning shopper's stated tastes and the products they asked about shape the pick.
+            liked = [p for p in shop.offered if p.id in set(interests)]
+            if preferences or liked:
+                query = await asyncio.to_thread(retriever.query, " ".join([message, *preferences[:3], *stated]))
+            products = self._recommend(retriever, query, liked, shop.offered)
             if products:
                 answer.append("Here is what I'd suggest:")
                 quick = [QuickReply(label=p.title[:40], text=f"Tell me about the {p.title}") for p in products]
@@ -273,6 +289,10 @@ class ShopKnowledge:
                     for hit in retriever.products(query, k=2)
                     if asked & stems(f"{hit.item.title} {hit.item.type}")
                 ]
+        if stated or (products and intent != "recommendation"):
+            await self._store.remember_taste(
+                customer_id, preferences=stated, products=[p.id for p in products if intent != "recommendation"]
+            )
         for product in products:
             facts.append(product_fact(product, currency, message))
             if intent == "recommendation":
@@ -319,15 +339,25 @@ class ShopKnowledge:
         return bool(stems(message) & self._vocabulary[1])
 
     @staticmethod
-    def _recommend(retriever: Retriever, query: Query) -> list[Product]:
+    def _recommend(
+        retriever: Retriever, query: Query, liked: Sequence[Product] = (), catalog: Sequence[Product] = ()
+    ) -> list[Product]:
         ceiling = price_ceiling(query.text)
-        hits = retriever.products(query, k=12)
+        # Of what fits, the kinds of product the shopper asked about before come first (not the
+        # very products: they know those already), whether or not the words of this request
+        # found them.
+        kinds = {p.type for p in liked if p.type}
+        known = {p.id for p in liked}
+        candidates = [hit.item for hit in retriever.products(query, k=12)]
+        candidates += [p for p in catalog if p.type in kinds and p not in candidates]
         fitting = [
-            hit.item
-            for hit in hits
-            if any(v.in_stock for v in hit.item.variants)
-            and (ceiling is None or min(v.price for v in hit.item.variants if v.in_stock) <= ceiling)
+            p
+            for p in candidates
+            if any(v.in_stock for v in p.variants)
+            and (ceiling is None or min(v.price for v in p.variants if v.in_stock) <= ceiling)
         ]
+        fitting = [p for p in fitting if p.id not in known] or fitting
+        fitting.sort(key=lambda p: p.type not in kinds)  # stable: relevance order within each group
         return fitting[:3]
 
     @staticmethod
