@@ -273,9 +273,13 @@ class ShopKnowledge:
                 quick = [QuickReply(label=p.title[:40], text=f"Tell me about the {p.title}") for p in products]
             else:
                 answer.append("I couldn't find a product that fits that in our catalog right now.")
-        elif order is None and (intent in _PRODUCT_INTENTS or intent is None):
+        elif order is None:  # a product the message names is relevant whatever the intent
             products = named_products(message, shop.offered)
-            if not products and (_REFERS_BACK.search(message) or len(message.split()) <= 6):
+            if (
+                not products
+                and (intent in _PRODUCT_INTENTS or intent is None)
+                and (_REFERS_BACK.search(message) or len(message.split()) <= 6)
+            ):
                 for text in [*(m.text for m in reversed(history[-4:]))]:
                     products = named_products(text, shop.offered)
                     if products:

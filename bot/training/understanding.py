@@ -165,9 +165,10 @@ _RECOMMENDATIONS = [
     "cheapest {item} you have?",
 ]
 
-# Bitext's requests rarely name a product; these keep a product's name from pulling a return,
-# a complaint or a delivery question over to product_question.
-_NAMING_A_PRODUCT: dict[Intent, list[str]] = {
+# Shop-chat phrasings Bitext lacks: its requests rarely name a product (so a product's name
+# pulled returns and complaints over to product_question), and it has no questions about a
+# shop's policies as shoppers type them. Keys ending in _policy train the intent before it.
+_PHRASINGS: dict[str, list[str]] = {
     "product_question": _PRODUCT_QUESTIONS,
     "recommendation": _RECOMMENDATIONS,
     "returns_refund": [
@@ -189,6 +190,47 @@ _NAMING_A_PRODUCT: dict[Intent, list[str]] = {
         "can you ship the {item} abroad?",
         "how much is delivery for a {item}",
         "do you deliver the {item} to Canada?",
+    ],
+    # Shop-policy questions as shoppers type them to a shop's chat (Bitext's are about an
+    # account on a website; CLINC's travel and banking questions sound alike but are not ours).
+    "payment": [
+        "do you take {card}?",
+        "can I pay with {card}",
+        "can I pay in installments?",
+        "when will my card be charged?",
+        "can I pay by invoice",
+        "do you accept {card} for the {item}?",
+        "is paying on delivery possible?",
+        "you charged my card twice",
+        "which payment methods do you accept",
+    ],
+    "account": [
+        "do I need an account to order?",
+        "can I order as a guest",
+        "how do I change my e-mail address",
+        "can I delete my account",
+        "I can't log in",
+    ],
+    "returns_refund_policy": [
+        "what's your return policy?",
+        "what's the warranty on your {item}s?",
+        "is a broken zipper covered by warranty?",
+        "how long do I have to return the {item}",
+        "can I return a {item} I used once?",
+        "do I have to pay for return shipping",
+        "how fast is the refund once you get my return?",
+        "the {item} broke after a year, is that covered?",
+    ],
+    "shipping_policy": [
+        "how much is shipping?",
+        "do you ship to {country}?",
+        "what does delivery to {country} cost",
+        "what's the cut-off for same-day dispatch?",
+        "if I order today when will it ship?",
+        "from how much is shipping free?",
+        "do I pay customs if you ship to {country}?",
+        "how long does delivery to {country} take",
+        "cheapest way to ship one {item}?",
     ],
     # Plain order requests: CLINC's many "cancel my reservation" questions (out of scope here)
     # otherwise outweigh Bitext's few that carry no order number.
@@ -214,26 +256,33 @@ def catalog_phrases(products: Sequence[Product], rng: random.Random, count: int)
     mostly product questions and recommendation requests, some returns, complaints, delivery."""
     items = [p.title for p in products] + [p.type.lower() for p in products if p.type] + _GENERIC_ITEMS
     options = sorted({value for p in products for v in p.variants for value in v.options.values()}) or ["blue"]
-    shares: tuple[tuple[Intent, int], ...] = (
+    shares: tuple[tuple[str, int], ...] = (
         ("product_question", 4),
         ("recommendation", 4),
         ("returns_refund", 1),
         ("complaint", 1),
         ("shipping", 1),
         ("order_status", 1),
+        ("payment", 1),
+        ("account", 1),
+        ("returns_refund_policy", 1),
+        ("shipping_policy", 1),
     )
     weighted = [intent for intent, share in shares for _ in range(share)]
     examples: list[Example] = []
     for n in range(count):
         intent = weighted[n % len(weighted)]
-        text = rng.choice(_NAMING_A_PRODUCT[intent]).format(
+        text = rng.choice(_PHRASINGS[intent]).format(
+            card=rng.choice(["Amex", "American Express", "PayPal", "Visa", "Apple Pay", "Klarna", "a debit card"]),
+            country=rng.choice(["Canada", "the UK", "Austria", "Switzerland", "Mexico", "Australia", "France"]),
             item=rng.choice(items),
             other=rng.choice(items),
             option=rng.choice(options),
             use=rng.choice(_USES),
             money=rng.choice(["$50", "50 dollars", "€30", "$100", "£40", "20 euros"]),
         )
-        examples.append((text if rng.random() < 0.7 else text.lower(), intent))
+        label = intent.removesuffix("_policy")
+        examples.append((text if rng.random() < 0.7 else text.lower(), label))
     return examples
 
 
@@ -280,7 +329,7 @@ class UnderstandingData:
         ]
         rng_for("clinc").shuffle(clinc_train)
         clinc_train = take(clinc_train)
-        catalog = catalog_phrases(self.products, rng_for("catalog"), 3 * len(bitext) // 13 or 22)
+        catalog = catalog_phrases(self.products, rng_for("catalog"), 4 * len(bitext) // 13 or 30)
         catalog_cut = int(len(catalog) * 0.8)
         self.intent_train = bitext[:cut] + clinc_train + catalog[:catalog_cut]
         self.intent_test = bitext[cut:]
