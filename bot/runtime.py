@@ -22,7 +22,7 @@ from bot.metrics import Metrics
 from bot.redis_server import EmbeddedRedis
 from bot.settings import LlmSettings, Settings
 from bot.store import Store, connect
-from bot.understanding import Understander
+from bot.understanding import Understander, heads_layer
 from bot.understanding.encoder import SentenceEncoder
 
 log = logging.getLogger(__name__)
@@ -95,9 +95,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             raise ConfigError(f"SHOPBOT_STORE_DIR: no offered products in {folder}:\n{shop.summary()}")
         for problem in shop.problems:
             log.warning("store folder: %s", problem)
-        understander = await asyncio.to_thread(Understander.load)
-        # The whole encoder for retrieval (the understanding heads use its first layers only).
-        encoder = await asyncio.to_thread(SentenceEncoder.load)
+        # One encoder: retrieval reads its last layer, the understanding heads an earlier one,
+        # both from the same pass over a message.
+        encoder = await asyncio.to_thread(SentenceEncoder.load, keep=(heads_layer(),))
+        understander = await asyncio.to_thread(Understander.load, shared=encoder)
         knowledge = await asyncio.to_thread(ShopKnowledge, shop, store, encoder)
         llm = await asyncio.to_thread(load_model, settings.llm)
         metrics = Metrics()

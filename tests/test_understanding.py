@@ -90,3 +90,20 @@ def test_train_understanding_writes_heads_that_load(tmp_path: Path, capsys: pyte
     first, second = trained.understand_many(["where is my order 77", "I love it, great value"])
     assert first.intent == "order_status"
     assert second.sentiment == "positive"
+
+
+def test_one_encoder_pass_serves_the_heads_and_retrieval(understander: Understander) -> None:
+    from bot.understanding import heads_layer
+    from bot.understanding.encoder import SentenceEncoder
+
+    encoder = SentenceEncoder.load(keep=(heads_layer(),))
+    shared = Understander.load(shared=encoder)
+    texts = ["where is my order 1042?", "recommend a tent under $300", "I love it, thank you"]
+    one, other = shared.understand_many(texts), understander.understand_many(texts)
+    assert [u.intent for u in one] == [u.intent for u in other]  # the same layer, so the same figures
+    assert [u.sentiment_score for u in one] == pytest.approx([u.sentiment_score for u in other], abs=1e-5)
+    before = encoder.passes
+    encoder.encode(texts)  # retrieval's layer of the same messages: already pooled
+    assert encoder.passes == before
+    with pytest.raises(ValueError):
+        encoder.encode(texts, layer=5)

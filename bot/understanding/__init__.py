@@ -87,36 +87,48 @@ class SentimentHeads:
         return "positive" if score > 0 else "negative"
 
 
+def heads_layer(folder: Path | None = None) -> int:
+    """The encoder layer the heads in `folder` were trained on (from understanding.json)."""
+    folder = folder or DEFAULT_HEADS_DIR
+    try:
+        return int(json.loads((folder / "understanding.json").read_text(encoding="utf-8"))["layers"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"no usable understanding.json in {folder}: {exc}") from exc
+
+
 class Understander:
-    def __init__(self, encoder: SentenceEncoder, intent: LinearHead, sentiment: SentimentHeads) -> None:
+    def __init__(
+        self, encoder: SentenceEncoder, intent: LinearHead, sentiment: SentimentHeads, layer: int | None = None
+    ) -> None:
         unknown = set(intent.labels) - set(INTENTS)
         if unknown:
             raise ConfigError(f"the intent head has labels this version does not know: {sorted(unknown)}")
         self._encoder = encoder
+        self._layer = layer  # None: the encoder's last layer
         self._intent = intent
         self._sentiment = sentiment
 
     @classmethod
-    def load(cls, folder: Path | None = None, *, encoder: Path | None = None) -> Understander:
-        """Blocking. `folder` holds intent.safetensors, sentiment.safetensors and understanding.json
-        (which names how many encoder layers the heads were trained on)."""
+    def load(
+        cls, folder: Path | None = None, *, encoder: Path | None = None, shared: SentenceEncoder | None = None
+    ) -> Understander:
+        """Blocking. `folder` holds intent, polarity and subjectivity .safetensors and understanding.json
+        (which names the encoder layer the heads were trained on). With `shared`, an encoder that
+        keeps that layer, one pass over a message serves the heads and retrieval alike."""
         folder = folder or DEFAULT_HEADS_DIR
-        try:
-            config = json.loads((folder / "understanding.json").read_text(encoding="utf-8"))
-            layers = int(config["layers"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"no usable understanding.json in {folder}: {exc}") from exc
+        layer = heads_layer(folder)
         return cls(
-            SentenceEncoder.load(encoder, layers=layers),
+            shared or SentenceEncoder.load(encoder, layers=layer),
             LinearHead.load(folder / "intent.safetensors"),
             SentimentHeads(
                 LinearHead.load(folder / "polarity.safetensors"), LinearHead.load(folder / "subjectivity.safetensors")
             ),
+            layer=layer if shared is not None else None,
         )
 
     def understand_many(self, texts: list[str]) -> list[Understanding]:
         """Blocking."""
-        vectors = self._encoder.encode([normalise(text) for text in texts])
+        vectors = self._encoder.encode([normalise(text) for text in texts], layer=self._layer)
         intents = self._intent.probabilities(vectors)
         results = []
         for text, intent_p, score, neutral in zip(texts, intents, *self._sentiment.scores(vectors), strict=True):

@@ -10,6 +10,7 @@ classify intent and sentiment as well as all six at half the time (README, "Unde
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from transformers.utils import logging as hf_logging
 from bot.errors import ConfigError
 
 Vectors = npt.NDArray[np.float32]
+
+_REMEMBERED = 4096  # texts whose poolings are kept (a catalog's products and passages, recent messages)
 
 # Shopper messages are short; a long one is classified by its opening, which carries the ask.
 MAX_TOKENS = 64
@@ -39,16 +42,26 @@ def packaged_encoder() -> Path:
 class SentenceEncoder:
     """Mean-pooled, L2-normalised embeddings of the first `layers` transformer layers."""
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, keep: tuple[int, ...] = ()
+    ) -> None:
         self._model = model.eval()
         self._tokenizer = tokenizer
         # One forward pass at a time: torch runs each on all its threads already, and the
         # encoder is shared by every conversation of the process.
         self._lock = threading.Lock()
+        # Layers pooled on every pass and remembered per text: the understanding heads read
+        # layer 3 of a message and retrieval layer 6 of the same message, from one pass.
+        self._keep = tuple(sorted({*keep, self.layers}))
+        self.passes = 0  # forward passes run, for tests and for measuring the cache
+        self._recent: OrderedDict[str, dict[int, npt.NDArray[np.float32]]] = OrderedDict()
 
     @classmethod
-    def load(cls, path: Path | None = None, *, layers: int | None = None) -> SentenceEncoder:
-        """Blocking: call it off the event loop. `path` None is the packaged MiniLM."""
+    def load(
+        cls, path: Path | None = None, *, layers: int | None = None, keep: tuple[int, ...] = ()
+    ) -> SentenceEncoder:
+        """Blocking: call it off the event loop. `path` None is the packaged MiniLM; `layers`
+        cuts the stack; `keep` names more layers whose poolings `encode(layer=...)` can give."""
         folder = path or packaged_encoder()
         hf_logging.disable_progress_bar()
         try:
@@ -62,28 +75,47 @@ class SentenceEncoder:
                 raise ConfigError(f"the encoder at {folder} has {len(stack)} layers; {layers} were asked for")
             model.encoder.layer = stack[:layers]
             model.config.num_hidden_layers = layers
-        return cls(model, tokenizer)
+        return cls(model, tokenizer, keep=keep)
 
     @property
     def layers(self) -> int:
         return len(self._model.encoder.layer)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 128) -> Vectors:
-        """One row per text. Blocking (a few ms per short text on a CPU)."""
-        rows: list[torch.Tensor] = []
-        with self._lock, torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                batch = self._tokenizer(
-                    list(texts[start : start + batch_size]),
-                    padding=True,
-                    truncation=True,
-                    max_length=MAX_TOKENS,
-                    return_tensors="pt",
-                )
-                hidden = self._model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-                rows.append(torch.nn.functional.normalize(pooled, dim=-1))
-        if not rows:
+    def encode(self, texts: Sequence[str], layer: int | None = None, batch_size: int = 128) -> Vectors:
+        """One row per text: the pooling of `layer` (default: the last). Blocking (a few ms per
+        short text on a CPU); a text seen recently costs nothing."""
+        layer = layer or self.layers
+        if layer not in self._keep:
+            raise ValueError(f"layer {layer} is not pooled by this encoder (it keeps {self._keep})")
+        with self._lock:
+            found: dict[str, dict[int, npt.NDArray[np.float32]]] = {}
+            missing = []
+            for text in dict.fromkeys(texts):
+                if text in self._recent:
+                    self._recent.move_to_end(text)
+                    found[text] = self._recent[text]
+                else:
+                    missing.append(text)
+            for start in range(0, len(missing), batch_size):
+                found.update(self._pass(missing[start : start + batch_size]))
+        if not texts:
             return np.zeros((0, int(self._model.config.hidden_size)), dtype=np.float32)
-        return torch.cat(rows).numpy().astype(np.float32, copy=False)
+        return np.stack([found[text][layer] for text in texts])
+
+    def _pass(self, texts: list[str]) -> dict[str, dict[int, npt.NDArray[np.float32]]]:
+        self.passes += 1
+        with torch.inference_mode():
+            batch = self._tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+            hidden = self._model(**batch, output_hidden_states=True).hidden_states
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden[0].dtype)
+            pooled = {
+                layer: torch.nn.functional.normalize((hidden[layer] * mask).sum(1) / mask.sum(1).clamp(min=1), dim=-1)
+                .numpy()
+                .astype(np.float32, copy=False)
+                for layer in self._keep
+            }
+        computed = {text: {layer: vectors[i] for layer, vectors in pooled.items()} for i, text in enumerate(texts)}
+        self._recent.update(computed)
+        while len(self._recent) > _REMEMBERED:
+            self._recent.popitem(last=False)
+        return computed
