@@ -10,9 +10,11 @@ connect to /ws (optionally ?token=...); the first frame is `session` (a new visi
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
 import re
+from collections.abc import Callable
 from contextlib import aclosing
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,7 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -75,6 +77,9 @@ class HistoryItem(BaseModel):
             id=message.message_id if mine else None,
             sources=message.sources,
         )
+
+
+DEMO_NAME = "Trailhead Supply Co."
 
 
 def _frame(kind: str, **fields: Any) -> str:
@@ -223,7 +228,14 @@ class _Connection:
 # -- the app --------------------------------------------------------------------------------
 
 
-def create_app(*, engine: Engine, settings: WebSettings, sessions: SessionTokens, metrics: Metrics) -> Starlette:
+def create_app(
+    *,
+    engine: Engine,
+    settings: WebSettings,
+    sessions: SessionTokens,
+    metrics: Metrics,
+    shop_name: Callable[[], str] = lambda: DEMO_NAME,
+) -> Starlette:
     async def websocket(ws: WebSocket) -> None:
         if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins):
             log.warning("websocket from origin %r refused", ws.headers.get("origin"))
@@ -250,7 +262,10 @@ def create_app(*, engine: Engine, settings: WebSettings, sessions: SessionTokens
             pass
 
     async def storefront(request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "demo.html", media_type="text/html")
+        # The demo page wears the name of the shop being served (`--store` may be another one).
+        page = (STATIC_DIR / "demo.html").read_text(encoding="utf-8")
+        name = html.escape(shop_name())
+        return HTMLResponse(page.replace(DEMO_NAME, name).replace(DEMO_NAME.removesuffix(" Co."), name))
 
     async def widget(request: Request) -> Response:
         return FileResponse(

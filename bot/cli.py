@@ -68,6 +68,7 @@ async def _serve(settings: Settings) -> None:
             settings=web,
             sessions=SessionTokens(secret, ttl_s=web.session_ttl_days * 86_400),
             metrics=runtime.metrics,
+            shop_name=lambda: runtime.knowledge.shop.profile.name,
         )
         config = uvicorn.Config(
             app,

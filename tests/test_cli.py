@@ -150,6 +150,8 @@ KETTLE = Path(__file__).parent / "shops" / "kettle_and_leaf"
 def test_serve_answers_from_another_store_folder(tmp_path: Path) -> None:
     env = clean_env(SHOPBOT_DATA_DIR=str(tmp_path / "data"), SHOPBOT_STORE_DIR=str(KETTLE))
     with serving(env) as url:
+        page = httpx.get(url).text
+        assert "Kettle &amp; Leaf" in page and "Trailhead" not in page  # the page wears the served shop's name
         _, frames, _ = ask(url, "How much is the Cast-Iron Tetsubin 800 ml?")
         reply = frames[-1]
         assert reply["type"] == "reply", frames
