@@ -80,6 +80,7 @@ class HistoryItem(BaseModel):
 
 
 DEMO_NAME = "Trailhead Supply Co."
+_DEMO_NAME = re.compile(r"Trailhead Supply(?: Co\.)?")  # the page's title and the widget's short title
 
 
 def _frame(kind: str, **fields: Any) -> str:
@@ -265,7 +266,7 @@ def create_app(
         # The demo page wears the name of the shop being served (`--store` may be another one).
         page = (STATIC_DIR / "demo.html").read_text(encoding="utf-8")
         name = html.escape(shop_name())
-        return HTMLResponse(page.replace(DEMO_NAME, name).replace(DEMO_NAME.removesuffix(" Co."), name))
+        return HTMLResponse(_DEMO_NAME.sub(lambda _: name, page))
 
     async def widget(request: Request) -> Response:
         return FileResponse(

@@ -50,6 +50,8 @@ async def test_wrong_guesses_are_rate_limited_per_customer(lookup: OrderLookup, 
         ("purchase no. 20391 please", ["my mail is bo@mail.example"], OrderClaim("20391", "bo@mail.example")),
         ("where is my order?", [], None),
         ("I bought 2 bottles for $48", ["ana@example.com"], None),
+        # A pair given before is not claimed again by a message that gives no part of it.
+        ("I want to talk to a real person", ["where's order 1033? maya@example.com"], None),
     ],
 )
 def test_an_order_number_and_email_are_found_across_messages(

@@ -270,3 +270,9 @@ def test_the_generated_session_secret_is_private_kept_and_never_empty(tmp_path: 
     path.write_text("")  # left empty by a crash
     assert len(secret_from_data_dir(tmp_path / "data")) >= 32
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["web-session-secret"]
+
+
+async def test_the_demo_storefront_names_the_demo_shop_once(site: Site) -> None:
+    async with httpx.AsyncClient(base_url=site.http) as client:
+        page = (await client.get("/")).text
+    assert "<title>Trailhead Supply Co. - demo storefront</title>" in page and "Co. Co." not in page

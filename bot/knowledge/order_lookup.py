@@ -31,11 +31,15 @@ def find_claim(latest: str, earlier: Iterable[str] = ()) -> OrderClaim | None:
     """An order number and an e-mail a shopper gave, in this message or (newest first) the
     ones before it: shoppers often give the number in one message and the e-mail in the next."""
     order_id = email = None
-    for text in (latest, *earlier):
+    for index, text in enumerate((latest, *earlier)):
         if email is None and (address := _EMAIL.search(text)):
             email = address.group(0)
         if order_id is None and (number := _NUMBER.search(text) or _bare_number(text, email is not None)):
             order_id = number.group(1)
+        if index == 0 and order_id is None and email is None:
+            # The latest message gives no part of a claim: an old pair is not tried again
+            # (nor counted again as a wrong guess) on every later message.
+            return None
         if order_id and email:
             return OrderClaim(order_id, email)
     return None
