@@ -17,7 +17,7 @@ from bot.commands import Commands, parse_command
 from bot.errors import DuplicateMessage, MessageRejected, MessageTooLong, RateLimited, ShopbotError
 from bot.guard import REFUSAL, Guard
 from bot.knowledge import Grounding, Knowledge
-from bot.knowledge.checker import states_any, unsupported
+from bot.knowledge.checker import Checker, states_any
 from bot.knowledge.facts import fact_texts
 from bot.llm import GenerationParams, LanguageModel
 from bot.messages import (
@@ -201,6 +201,7 @@ class Engine:
             written = shown = ""
             facts = fact_texts(grounding.facts)
             checking, clean = self._knowledge is not None, True
+            checker = Checker(facts, text)
             async with aclosing(self._generate(history, text, grounding, channel, started)) as stream:
                 async for piece, used in stream:
                     tokens += used
@@ -209,7 +210,7 @@ class Engine:
                     # word shown passes the check: a wrong price is never on screen.
                     ready = written[: max(written.rfind(" "), written.rfind("\n")) + 1]
                     if clean and len(ready) > len(shown):
-                        if (checking and unsupported(ready, facts, text)) or self._guard.may_leak(ready):
+                        if (checking and checker.problems(ready)) or self._guard.may_leak(ready):
                             clean = False
                         else:
                             yield ReplyDelta(text=ready[len(shown) :])
@@ -217,12 +218,14 @@ class Engine:
             if (
                 clean
                 and len(written) > len(shown)
-                and not (checking and unsupported(written, facts, text))
+                and not (checking and checker.problems(written))
                 and not self._guard.may_leak(written)
             ):
                 yield ReplyDelta(text=written[len(shown) :])  # the last word
-            reply_text = whole_sentences(written.strip())
-            problems = unsupported(reply_text, facts, text) if checking else []
+            reply_text = written.strip()
+            if tokens >= self._generation.max_new_tokens:  # cut off by the limit, not finished
+                reply_text = whole_sentences(reply_text)
+            problems = checker.problems(reply_text) if checking else []
             if grounding.key_facts and not states_any(reply_text, grounding.key_facts):
                 problems.append("none of the facts asked for")
             if self._guard.leaks(reply_text):
@@ -244,6 +247,7 @@ class Engine:
             if unhelped >= self._settings.handover_after_unhelped:
                 reply_text += " " + await self._hand_over(ticket, inbound, text, "not_helped", understanding)
                 flags.add("handed_over")
+                await self._store.count_unhelped(customer_id, helped=True)  # one hand-over, not one per reply
 
         latency_ms = int((time.monotonic() - started) * 1000)
         await self._store.record(

@@ -217,6 +217,8 @@ async def test_three_replies_that_did_not_help_hand_over(
     assert "handed_over" in reply.flags and "$89.00" in reply.text
     [(_, event)] = await store.handovers()
     assert event.reason == "not_helped"
+    reply, _ = await ask(engine, "and the titanium spork price?")  # still unhelped: no second hand-over
+    assert "handed_over" not in reply.flags and len(await store.handovers()) == 1
 
 
 async def test_out_of_scope_gets_a_redirection_not_an_answer(
@@ -281,11 +283,19 @@ def test_budgets_and_opening_hours_are_read() -> None:
     assert price_ceiling("a daypack for under 100 bucks") == Decimal(100)
     assert price_ceiling("something below €30") == Decimal(30)
     assert price_ceiling("a red one") is None
+    assert price_ceiling("anything under $1,000?") == Decimal(1000)
+    assert price_ceiling("under 1,500 euros") == Decimal(1500)
+    assert price_ceiling("up to $80.50 please") == Decimal("80.50")
+    assert price_ceiling("a tent for up to 4 people") is None
+    assert price_ceiling("can I return it within 30 days") is None
     tuesday_noon = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)  # 12:00 in Denver
     sunday_noon = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
     assert open_now("Mon-Fri 8:00-18:00 MT", "America/Denver", tuesday_noon) is True
     assert open_now("Mon-Fri 8:00-18:00 MT", "America/Denver", sunday_noon) is False
     assert open_now("whenever we can", "UTC", tuesday_noon) is None
+    assert open_now("Mon-Fri 9:60-17:00", "UTC", tuesday_noon) is None  # not a time: no promise, no crash
+    assert open_now("Mon-Fri 9-5", "UTC", tuesday_noon) is None  # 5 in the afternoon? not guessed
+    assert open_now("Mon-Sun 0:00-24:00", "UTC", tuesday_noon) is True
 
 
 async def test_an_attempt_on_the_instructions_is_refused_before_the_model(
@@ -340,3 +350,22 @@ async def test_a_returning_shoppers_tastes_shape_the_pick(
     assert picks and kinds[picks[0]] == liked_kind, picks  # the kind they asked about, first
     assert "Scree Trail Runners" not in picks  # they know that one already
     assert picks != [q.text.removeprefix("Tell me about the ") for q in newcomer.quick_replies]
+
+
+async def test_a_proven_order_does_not_take_over_a_product_question(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel]
+) -> None:
+    scripted, _ = model
+    scripted.says = "Let me check."
+    await ask(engine, "order #1033, maya.santos@example.net - when will it get here?", user="d")
+    reply, _ = await ask(engine, "How much is the Ridgeline Daypack 24 L? Is it waterproof?", user="d")
+    assert "$89.00" in reply.text and "Order 1033" not in reply.text
+
+
+async def test_a_finished_reply_is_not_cut_to_whole_sentences(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel]
+) -> None:
+    scripted, _ = model
+    scripted.says = "Good choice. It costs $89.00"  # no full stop at the end, but the model had finished
+    reply, _ = await ask(engine, "How much is the Ridgeline Daypack 24 L?")
+    assert reply.text == scripted.says and "corrected" not in reply.flags

@@ -30,25 +30,32 @@ def numbers(text: str) -> set[Decimal]:
     return found
 
 
+class Checker:
+    """The check for one reply: the facts are read once, the reply as often as it grows."""
+
+    def __init__(self, facts: str, said: str) -> None:
+        allowed = facts + "\n" + said
+        self._numbers = numbers(allowed)
+        self._codes = {code.lower() for code in _CODE.findall(allowed)}
+        self._fact_words = set(_WORD.findall(facts.lower()))
+        self._facts = facts.lower()
+
+    def problems(self, reply: str) -> list[str]:
+        """What `reply` states that neither the facts nor the shopper's message gives, one short
+        description each; empty when the reply is grounded."""
+        body = _LIST_MARKER.sub(" ", reply)
+        problems = [f"number {number}" for number in sorted(numbers(body) - self._numbers)]
+        problems += [
+            f"code {code}" for code in _CODE.findall(body) if code.lower() not in self._codes and not code.isdigit()
+        ]
+        problems += [f"status {s!r}" for s in sorted(_STATUSES & set(_WORD.findall(body.lower())) - self._fact_words)]
+        problems += [f"offer {o!r}" for o in {m.lower() for m in _OFFERS.findall(body)} if o not in self._facts]
+        return problems
+
+
 def unsupported(reply: str, facts: str, said: str) -> list[str]:
-    """What `reply` states that neither `facts` nor the shopper's message `said` gives, one
-    short description each; empty when the reply is grounded."""
-    allowed = facts + "\n" + said
-    problems = []
-    body = _LIST_MARKER.sub(" ", reply)
-    for number in sorted(numbers(body) - numbers(allowed)):
-        problems.append(f"number {number}")
-    known_codes = {code.lower() for code in _CODE.findall(allowed)}
-    for code in _CODE.findall(body):
-        if code.lower() not in known_codes and not code.isdigit():
-            problems.append(f"code {code}")
-    fact_words = set(_WORD.findall(facts.lower()))
-    for status in sorted(_STATUSES & set(_WORD.findall(body.lower())) - fact_words):
-        problems.append(f"status {status!r}")
-    for offer in {m.lower() for m in _OFFERS.findall(body)}:
-        if offer not in facts.lower():
-            problems.append(f"offer {offer!r}")
-    return problems
+    """What `reply` states that neither `facts` nor the shopper's message `said` gives."""
+    return Checker(facts, said).problems(reply)
 
 
 def states_any(reply: str, keys: list[str]) -> bool:

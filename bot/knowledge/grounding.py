@@ -28,9 +28,12 @@ from bot.understanding.encoder import SentenceEncoder
 
 # "it", "that one", "them": the message leans on an earlier one for what it is about.
 _REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|them|they|those|these|one|ones)\b", re.I)
+_AMOUNT = r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?"
 _CEILING = re.compile(
-    r"\b(?:under|below|less than|no more than|max(?:imum)?|up to|within|budget(?: of| is)?)\s*"
-    r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)",
+    # "under 50", "below $30", "budget of 100": a number after these is a price ...
+    rf"\b(?:under|below|less than|no more than|max(?:imum)?|budget(?: of| is)?)\s*(?:[$€£]\s*)?{_AMOUNT}"
+    # ... after "up to" or "within" only with a currency ("up to 4 people", "within 30 days")
+    rf"|\b(?:up to|within)\s*(?:[$€£]\s*{_AMOUNT}|{_AMOUNT}\s*(?:\$|€|£|dollars?|euros?|pounds?|bucks|usd|eur|gbp)\b)",
     re.I,
 )
 _STOP_TITLE_WORDS = {"the", "and", "for", "with", "set", "pack", "of"}
@@ -71,10 +74,14 @@ def price_ceiling(message: str) -> Decimal | None:
     found = _CEILING.search(message)
     if not found:
         return None
-    try:
-        return Decimal(found.group(1).replace(",", "."))
-    except InvalidOperation:
-        return None
+    groups = found.groups()
+    for whole, cents in zip(groups[::2], groups[1::2], strict=True):
+        if whole:
+            try:
+                return Decimal(whole.replace(",", "") + (f".{cents}" if cents else ""))
+            except InvalidOperation:
+                return None
+    return None
 
 
 def named_products(text: str, products: Sequence[Product]) -> list[Product]:
@@ -238,7 +245,9 @@ class ShopKnowledge:
                     "both: they need to match what was used when the order was placed."
                 )
                 return Grounding([notice(text)], safe_answer=text, direct=True)
-        elif intent in _ORDER_INTENTS or _REFERS_BACK.search(message):
+        elif intent in _ORDER_INTENTS or (
+            _REFERS_BACK.search(message) and intent != "recommendation" and not named_products(message, shop.offered)
+        ):
             proven = await orders.proven(customer_id)
             order = proven[-1] if proven else None
         keys: list[str] = []

@@ -24,6 +24,13 @@ def open_now(hours: str, timezone: str, now: datetime | None = None) -> bool | N
     for first, last, h1, m1, h2, m2 in spans:
         start_day, end_day = _DAYS.index(first.lower()[:3]), _DAYS.index((last or first).lower()[:3])
         days = range(start_day, end_day + 1) if start_day <= end_day else [*range(start_day, 7), *range(end_day + 1)]
-        if local.weekday() in days and time(int(h1), int(m1 or 0)) <= local.time() < time(int(h2) % 24, int(m2 or 0)):
+        try:
+            opens = time(int(h1), int(m1 or 0))
+            closes = time(23, 59, 59) if (int(h2), int(m2 or 0)) == (24, 0) else time(int(h2), int(m2 or 0))
+        except ValueError:  # "9:60", "25:00": not a time, so not something to promise a shopper
+            return None
+        if closes <= opens:
+            return None  # "9-5" (5 in the afternoon?) or a span past midnight: quoted, not guessed
+        if local.weekday() in days and opens <= local.time() < closes:
             return True
     return False

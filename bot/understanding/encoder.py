@@ -87,16 +87,19 @@ class SentenceEncoder:
         layer = layer or self.layers
         if layer not in self._keep:
             raise ValueError(f"layer {layer} is not pooled by this encoder (it keeps {self._keep})")
+        found: dict[str, dict[int, npt.NDArray[np.float32]]] = {}
+        missing = []
         with self._lock:
-            found: dict[str, dict[int, npt.NDArray[np.float32]]] = {}
-            missing = []
             for text in dict.fromkeys(texts):
                 if text in self._recent:
                     self._recent.move_to_end(text)
                     found[text] = self._recent[text]
                 else:
                     missing.append(text)
-            for start in range(0, len(missing), batch_size):
+        # The lock is taken per batch: a catalog being indexed after a reload lets a shopper's
+        # message through between its batches.
+        for start in range(0, len(missing), batch_size):
+            with self._lock:
                 found.update(self._pass(missing[start : start + batch_size]))
         if not texts:
             return np.zeros((0, int(self._model.config.hidden_size)), dtype=np.float32)
