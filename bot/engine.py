@@ -175,16 +175,19 @@ class Engine:
         understanding = await self._understander.understand(text) if self._understander is not None else None
         if understanding is not None:
             self._metrics.intents.labels(understanding.intent).inc()
+        refused = self._guard.is_attempt(text)
+        # A refused message is not grounded: no retrieval, and no order lookup that an attack
+        # carrying an order number would count as a wrong guess.
         grounding = (
             await self._knowledge.ground(customer_id, text, history, understanding)
-            if self._knowledge is not None
+            if self._knowledge is not None and not refused
             else Grounding()
         )
         channel = inbound.channel
         flags: set[Flag] = set()
         tokens = 0
         reason = self._handover_reason(understanding)
-        if self._guard.is_attempt(text):
+        if refused:
             log.info("message from %s refused: it reads as an attempt on the instructions", customer_id)
             self._metrics.injections.labels("message").inc()
             reply_text = REFUSAL

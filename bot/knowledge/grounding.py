@@ -178,14 +178,13 @@ class ShopKnowledge:
     def __init__(self, shop: Shop, store: Store, encoder: SentenceEncoder | None = None) -> None:
         self._store = store
         self._encoder = encoder
-        self._vocabulary: tuple[Shop | None, set[str]] = (None, set())
         self.replace(shop)
 
     def replace(self, shop: Shop) -> None:
         """Serve another (or a re-read) store folder from the next message on. The new index is
         built before anything is swapped, and the swap is one assignment."""
         retriever = Retriever(shop.passages, shop.offered, self._encoder)
-        self._state = (shop, retriever, OrderLookup(shop.orders, self._store))
+        self._state = (shop, retriever, OrderLookup(shop.orders, self._store), shop_vocabulary(shop))
 
     @property
     def shop(self) -> Shop:
@@ -213,7 +212,7 @@ class ShopKnowledge:
         history: Sequence[StoredMessage],
         understanding: Understanding | None,
     ) -> Grounding:
-        shop, retriever, orders = self._state  # one consistent snapshot for this message
+        shop, retriever, orders, vocabulary = self._state  # one consistent snapshot for this message
         intent: Intent | None = understanding.intent if understanding else None
         profile = shop.profile
         currency = profile.currency
@@ -221,7 +220,7 @@ class ShopKnowledge:
         claim = find_claim(message, earlier[:3])
         if intent == "out_of_scope" and claim is not None:
             intent = "order_status"  # an order number with its e-mail is about an order, however phrased
-        if understanding and intent == "out_of_scope" and self._speaks_of_the_shop(shop, message):
+        if understanding and intent == "out_of_scope" and stems(message) & vocabulary:
             # The classifier learnt "out of scope" from other domains' questions; a message in
             # the shop's own words ("which tent", "my card was charged") is ours after all.
             intent = understanding.runner_up
@@ -289,7 +288,7 @@ class ShopKnowledge:
                 and (intent in _PRODUCT_INTENTS or intent is None)
                 and (_REFERS_BACK.search(message) or len(message.split()) <= 6)
             ):
-                for text in [*(m.text for m in reversed(history[-4:]))]:
+                for text in (m.text for m in reversed(history[-4:])):
                     products = named_products(text, shop.offered)
                     if products:
                         break
@@ -345,11 +344,6 @@ class ShopKnowledge:
             "or ask about a product, an order, shipping or returns?"
         )
         return Grounding(facts, safe_answer=safe, quick_replies=quick, key_facts=keys)
-
-    def _speaks_of_the_shop(self, shop: Shop, message: str) -> bool:
-        if self._vocabulary[0] is not shop:
-            self._vocabulary = (shop, shop_vocabulary(shop))
-        return bool(stems(message) & self._vocabulary[1])
 
     @staticmethod
     def _recommend(
