@@ -66,6 +66,10 @@ class Recorder:
     def context_window(self) -> int:
         return self.model.context_window
 
+    @property
+    def writes_slots(self) -> bool:
+        return self.model.writes_slots
+
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return self.model.count_tokens(messages)
 

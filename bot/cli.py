@@ -152,6 +152,7 @@ def _train(args: argparse.Namespace) -> None:
         steps=args.steps,
         batch_size=args.batch_size,
         lr=args.lr,
+        warmup=args.warmup,
         vocab_size=args.vocab_size,
         context=args.context,
         hidden=args.hidden,
@@ -161,6 +162,10 @@ def _train(args: argparse.Namespace) -> None:
         intermediate=args.intermediate,
         eval_every=args.eval_every,
         threads=args.threads,
+        store=args.store,
+        grounded=args.grounded,
+        bitext_share=args.bitext_share,
+        base=args.base,
     )
     result = train(config, progress=lambda line: print(line, flush=True))
     print(
@@ -242,9 +247,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train",
-        help="train the small embedded model from scratch on Bitext customer-service dialogues",
-        description="Build a tokenizer and train a small Llama-style model. The same options and seed "
-        "on the same machine give the same weights.",
+        help="train the embedded model: from scratch or from --base, on Bitext and a store's grounded dialogues",
+        description="Build a tokenizer and train a small Llama-style model, or fine-tune the causal LM folder "
+        "given as --base. With --store, dialogues about that store folder teach the model to answer with slot "
+        "markers the engine fills from any shop's facts. The same options and seed on the same machine give "
+        "the same weights.",
+    )
+    train.add_argument("--store", type=Path, help="store folder to build grounded dialogues from (e.g. bot/demo_shop)")
+    train.add_argument(
+        "--base", type=Path, help="causal LM folder to fine-tune instead of training a new model (its tokenizer too)"
+    )
+    train.add_argument(
+        "--grounded", type=int, default=8000, help="grounded dialogues built from --store (default: %(default)s)"
+    )
+    train.add_argument(
+        "--bitext-share",
+        type=float,
+        default=0.25,
+        help="Bitext dialogues trained beside the grounded ones, as a share of them (default: %(default)s)",
     )
     train.add_argument(
         "--data", type=Path, default=DEFAULT_BITEXT, help="the Bitext customer-support CSV (default: %(default)s)"
@@ -256,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=1234, help="random seed (default: %(default)s)")
     train.add_argument("--batch-size", type=int, default=16, help="dialogues per step (default: %(default)s)")
     train.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default: %(default)s)")
+    train.add_argument("--warmup", type=int, default=100, help="warm-up steps (default: %(default)s)")
     train.add_argument("--vocab-size", type=int, default=4096, help="BPE vocabulary size (default: %(default)s)")
     train.add_argument("--context", type=int, default=512, help="context length in tokens (default: %(default)s)")
     train.add_argument("--hidden", type=int, default=256, help="hidden size (default: %(default)s)")
@@ -325,6 +346,15 @@ def build_parser() -> argparse.ArgumentParser:
         "knowledge and prints fact accuracy, replies with a wrong fact, how often the model's own reply "
         "passed the checker, intent accuracy and latency.",
     )
+    retrieval = bench_commands.add_parser(
+        "retrieval",
+        help="recall@1 and @3 of BM25, MiniLM and the two fused, on a labelled question set",
+        description="For each labelled question (order questions left out), whether its `must` strings are "
+        "in the top passages and products of each ranking.",
+    )
+    retrieval.add_argument("--store", type=Path, default=DEMO_SHOP, help="store folder (default: the demo shop)")
+    retrieval.add_argument("--questions", type=Path, help="JSONL question set (default: questions.jsonl in the store)")
+    retrieval.add_argument("--show", action="store_true", help="print the questions the fused ranking misses at 1")
     quality.add_argument("--questions", type=Path, help="JSONL question set (default: questions.jsonl in the store)")
     quality.add_argument("--show", action="store_true", help="print every question and reply")
     quality.add_argument("--dump", type=Path, help="write every reply as JSONL here")
@@ -387,6 +417,18 @@ def main(argv: list[str] | None = None) -> int:
                 run_injection_bench(settings, args.datasets, sample=args.sample, seed=args.seed, show=args.show)
             )
             print(report)
+        elif args.command == "bench" and args.bench == "retrieval":
+            from bot.bench_quality import read_questions
+            from bot.bench_retrieval import retrieval_figures
+            from bot.knowledge.shop import load_shop
+            from bot.understanding.encoder import SentenceEncoder
+
+            shop = load_shop(args.store)
+            questions_file = args.questions or args.store / "questions.jsonl"
+            figures = retrieval_figures(
+                shop, read_questions(questions_file), SentenceEncoder.load(), show=print if args.show else None
+            )
+            print(figures.table(f"{shop.profile.name} ({questions_file})", (1, 3)))
         elif args.command == "bench":
             from bot.bench_quality import dump, quality_report, run_quality_bench
 

@@ -19,6 +19,7 @@ from bot.guard import REFUSAL, Guard
 from bot.knowledge import Grounding, Knowledge
 from bot.knowledge.checker import Checker, states_any
 from bot.knowledge.facts import fact_texts
+from bot.knowledge.slots import fill, marker, markers, unfinished
 from bot.llm import GenerationParams, LanguageModel
 from bot.messages import (
     Channel,
@@ -201,34 +202,47 @@ class Engine:
         elif grounding.direct and grounding.safe_answer:
             reply_text = grounding.safe_answer
         else:
-            written = shown = ""
-            facts = fact_texts(grounding.facts)
+            written = shown = said = ""
+            missing: list[str] = []
+            # Slot values are shop data too: a description sentence or a "from" price may say
+            # more than the shortened fact line does.
+            facts = "\n".join([fact_texts(grounding.facts), *grounding.slots.values()])
             checking, clean = self._knowledge is not None, True
             checker = Checker(facts, text)
-            async with aclosing(self._generate(history, text, grounding, channel, started)) as stream:
+            slotted = self._llm.writes_slots
+            async with aclosing(self._generate(history, text, grounding, channel, started, slotted)) as stream:
                 async for piece, used in stream:
                     tokens += used
                     written += piece
+                    # A model that writes slots says "[offer]"; the shopper reads the value.
+                    said, missing = fill(written, grounding.slots) if slotted else (written, [])
                     # Show the reply as it grows, a whole word at a time and only while every
                     # word shown passes the check: a wrong price is never on screen.
-                    ready = written[: max(written.rfind(" "), written.rfind("\n")) + 1]
+                    ready = said[: max(said.rfind(" "), said.rfind("\n")) + 1]
                     if clean and len(ready) > len(shown):
-                        if (checking and checker.problems(ready)) or self._guard.may_leak(ready):
+                        if missing or (checking and checker.problems(ready)) or self._guard.may_leak(ready):
                             clean = False
                         else:
                             yield ReplyDelta(text=ready[len(shown) :])
                             shown = ready
             if (
                 clean
-                and len(written) > len(shown)
-                and not (checking and checker.problems(written))
-                and not self._guard.may_leak(written)
+                and len(said) > len(shown)
+                and not missing
+                and not (slotted and unfinished(said))
+                and not (checking and checker.problems(said))
+                and not self._guard.may_leak(said)
             ):
-                yield ReplyDelta(text=written[len(shown) :])  # the last word
-            reply_text = written.strip()
+                yield ReplyDelta(text=said[len(shown) :])  # the last word
+            reply_text = said.strip()
             if tokens >= self._generation.max_new_tokens:  # cut off by the limit, not finished
                 reply_text = whole_sentences(reply_text)
             problems = checker.problems(reply_text) if checking else []
+            # Markers still in the reply (not ones in a sentence whole_sentences dropped).
+            missing = [name for name in missing if marker(name) in reply_text]
+            if slotted and unfinished(reply_text):
+                missing.append("(unfinished)")
+            problems += [f"slot {marker(name)} without a value" for name in missing]
             if grounding.key_facts and not states_any(reply_text, grounding.key_facts):
                 problems.append("none of the facts asked for")
             if self._guard.leaks(reply_text):
@@ -241,7 +255,7 @@ class Engine:
                 self._metrics.corrected.labels(channel).inc()
                 reply_text = grounding.safe_answer
                 flags.add("corrected")
-            elif not reply_text:
+            elif not reply_text or missing:  # nothing usable, or markers and no facts to fill them
                 reply_text = grounding.safe_answer or FALLBACK_REPLY
                 flags.add("fallback")
             unhelped = await self._store.count_unhelped(
@@ -290,13 +304,20 @@ class Engine:
         )
 
     async def _generate(
-        self, history: list[StoredMessage], text: str, grounding: Grounding, channel: Channel, started: float
+        self,
+        history: list[StoredMessage],
+        text: str,
+        grounding: Grounding,
+        channel: Channel,
+        started: float,
+        slotted: bool,
     ) -> AsyncGenerator[tuple[str, int], None]:
-        """The model's reply as (text, tokens) pieces."""
+        """The model's reply as (text, tokens) pieces. A model that writes slots is shown which
+        slots have values, not the values: it never copies a figure, so it cannot miscopy one."""
         window = self._llm.context_window
         messages = build_messages(
             system=self._guard.system_prompt,
-            facts=grounding.facts,
+            facts=markers(grounding.slots) if slotted else [f.text for f in grounding.facts],
             history=history,
             message=text,
             count=self._llm.count_tokens,

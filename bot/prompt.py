@@ -6,22 +6,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bot.errors import MessageTooLong
-from bot.knowledge import Fact
 from bot.llm import ChatMessage
 from bot.messages import StoredMessage
 
 
-def system_text(system: str, facts: Sequence[Fact]) -> str:
+def system_text(system: str, facts: Sequence[str]) -> str:
+    """The system prompt, then one line per fact (a fact's text, or a slot marker for a model
+    that writes slots). Training dialogues are built with this too, so they match the engine."""
     if not facts:
         return system
-    lines = "\n".join(f"- {fact.text}" for fact in facts)
+    lines = "\n".join(f"- {fact}" for fact in facts)
     return f"{system}\n\nFacts you may use:\n{lines}"
 
 
 def build_messages(
     *,
     system: str,
-    facts: Sequence[Fact],
+    facts: Sequence[str],
     history: Sequence[StoredMessage],
     message: str,
     count: Callable[[list[ChatMessage]], int],

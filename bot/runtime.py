@@ -61,6 +61,7 @@ def load_model(settings: LlmSettings) -> LanguageModel:
             context_window=settings.context_window or 4096,
             timeout_s=settings.timeout_s,
             connect_timeout_s=settings.connect_timeout_s,
+            writes_slots=settings.writes_slots,
         )
     return LocalModel.load(
         settings.path,

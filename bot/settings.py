@@ -77,9 +77,12 @@ class LlmSettings(BaseModel):
     timeout_s: float = Field(60, gt=0, description="longest wait between two streamed chunks")
     connect_timeout_s: float = Field(5, gt=0)
     context_window: int | None = Field(None, ge=64, description="remote: tokens the served model accepts")
+    writes_slots: bool = Field(
+        False, description="remote: the served model is one `shopbot train --store` made, writing slot markers"
+    )
     # generation
     max_new_tokens: int = Field(200, ge=1, le=8192)
-    # Low: the embedded model invents amounts more often the hotter it samples.
+    # Low: a model shown the facts' text invents amounts more often the hotter it samples.
     temperature: float = Field(0.3, ge=0, le=5, description="0 means greedy")
     top_p: float = Field(0.9, gt=0, le=1)
     repetition_penalty: float = Field(1.1, ge=1, le=3)

@@ -177,3 +177,22 @@ def test_bench_quality_prints_its_figures(tmp_path: Path, redis_url: str) -> Non
     assert done.returncode == 0, done.stderr
     assert "fact accuracy:                 3/3 = 100.0%" in done.stdout, done.stdout
     assert "replies with a wrong fact:     0" in done.stdout
+
+
+def test_bench_retrieval_compares_the_rankings_side_by_side(tmp_path: Path) -> None:
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {"question": "How long do refunds take?", "must": ["5 working days"], "intent": "returns_refund"},
+        {"question": "How much is the Cast-Iron Tetsubin 800 ml?", "must": ["€89.00"], "intent": "product_question"},
+        {"question": "where is order 50308? felix.braun@example.com", "must": ["shipped"], "intent": "order_status"},
+    ]  # fmt: skip
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    done = subprocess.run(
+        [SHOPBOT, "bench", "retrieval", "--store", str(KETTLE), "--questions", str(questions)],
+        env=clean_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "2 questions" in done.stdout, "the order question is looked up, not retrieved"
+    rows_out = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()[2:]}
+    assert set(rows_out) == {"bm25", "dense", "fused"}, done.stdout
+    assert rows_out["fused"] == ["1.00", "1.00"], done.stdout

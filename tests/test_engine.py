@@ -147,6 +147,7 @@ class Recording:
         self._model = model
         self.name = model.name
         self.context_window = model.context_window
+        self.writes_slots = model.writes_slots
         self.spans: list[tuple[str, float, float]] = []
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:

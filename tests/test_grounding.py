@@ -31,7 +31,8 @@ from bot.messages import Address, Inbound, Reply, ReplyDelta
 from bot.metrics import Metrics
 from bot.settings import EngineSettings
 from bot.store import Store
-from bot.understanding import Understander
+from bot.understanding import Understander, heads_layer
+from bot.understanding.encoder import SentenceEncoder
 from tests.conftest import GREEDY
 from tests.servers import serve_asgi
 
@@ -97,9 +98,15 @@ def engine(
     understander: Understander,
     metrics: Metrics,
 ) -> Engine:
+    return grounded_engine(store, model[1], metrics, knowledge, understander)
+
+
+def grounded_engine(
+    store: Store, llm: RemoteModel, metrics: Metrics, knowledge: ShopKnowledge, understander: Understander
+) -> Engine:
     return Engine(
         store=store,
-        llm=model[1],
+        llm=llm,
         settings=EngineSettings(),
         generation=GREEDY,
         metrics=metrics,
@@ -369,3 +376,119 @@ async def test_a_finished_reply_is_not_cut_to_whole_sentences(
     scripted.says = "Good choice. It costs $89.00"  # no full stop at the end, but the model had finished
     reply, _ = await ask(engine, "How much is the Ridgeline Daypack 24 L?")
     assert reply.text == scripted.says and "corrected" not in reply.flags
+
+
+@pytest.fixture
+async def slot_engine(
+    store: Store, knowledge: ShopKnowledge, understander: Understander, metrics: Metrics
+) -> AsyncIterator[tuple[ScriptedModel, Engine]]:
+    """The engine with a model that writes slots, served over HTTP (SHOPBOT_LLM__WRITES_SLOTS)."""
+    scripted = ScriptedModel()
+    async with serve_asgi(scripted.app) as base:
+        llm = RemoteModel(base + "/v1", model_name="slots", context_window=8192, writes_slots=True)
+        yield scripted, grounded_engine(store, llm, metrics, knowledge, understander)
+        await llm.aclose()
+
+
+async def test_a_slot_writing_model_sees_slot_names_and_the_shopper_reads_values(
+    slot_engine: tuple[ScriptedModel, Engine],
+) -> None:
+    scripted, engine = slot_engine
+    scripted.says = "Sure! The [product] comes as [offer]."
+    reply, streamed = await ask(engine, "How much is the Ridgeline Daypack 24 L?", user="slots-1")
+    assert "- [product]\n- [offer]" in scripted.system
+    assert "$89.00" not in scripted.system, "the model is shown which facts exist, not their values"
+    assert reply.text.startswith("Sure! The Ridgeline Daypack 24 L comes as ")
+    assert "$89.00" in reply.text and "[" not in reply.text
+    assert "corrected" not in reply.flags
+    assert "[" not in streamed and streamed.strip() == reply.text
+
+
+async def test_an_order_written_with_slots_is_filled_from_the_proven_order(
+    slot_engine: tuple[ScriptedModel, Engine],
+) -> None:
+    scripted, engine = slot_engine
+    scripted.says = "Thanks! Order [order_id] is [order_status], [tracking]; [eta]."
+    reply, _ = await ask(engine, "where is order 1021? carla.m@example.org", user="slots-2")
+    assert "[tracking]" in scripted.system and "1Z84F2W90312457719" not in scripted.system
+    assert reply.text == (
+        "Thanks! Order 1021 is delivered, sent with UPS (tracking number 1Z84F2W90312457719); delivered on 2026-09-18."
+    )
+
+
+async def test_a_slot_with_no_value_is_a_wrong_reply_and_never_shown(
+    slot_engine: tuple[ScriptedModel, Engine], metrics: Metrics
+) -> None:
+    scripted, engine = slot_engine
+    scripted.says = "Your parcel is on its way: [tracking]. The [product] is [offer]."
+    reply, streamed = await ask(engine, "How much is the enamel camp mug", user="slots-3")
+    assert "corrected" in reply.flags and "$14.00" in reply.text
+    assert "[tracking]" not in reply.text and "[" not in streamed
+    assert metrics.corrected.labels("web")._value.get() == 1
+
+
+async def test_a_question_about_a_product_gets_the_sentence_that_answers_it(
+    slot_engine: tuple[ScriptedModel, Engine],
+) -> None:
+    scripted, engine = slot_engine
+    scripted.says = "[description] The [product] comes as [offer]."
+    reply, _ = await ask(engine, "Is the Gust Windbreaker waterproof? I'm hiking in the Olympics in October.", "gust")
+    assert "Water-resistant, not waterproof" in reply.text, reply.text
+    assert "$69.00" in reply.text and "corrected" not in reply.flags
+
+
+async def test_a_policy_answer_carries_the_two_best_passages(
+    store: Store, model: tuple[ScriptedModel, RemoteModel], metrics: Metrics
+) -> None:
+    scripted, llm = model
+    scripted.says = "Not sure, sorry."
+    # As `serve` runs it: one encoder for the understanding heads and the retrieval.
+    encoder = SentenceEncoder.load(keep=(heads_layer(),))
+    knowledge = ShopKnowledge(load_shop(DEMO_SHOP), store, encoder)
+    engine = grounded_engine(store, llm, metrics, knowledge, Understander.load(shared=encoder))
+    reply, _ = await ask(engine, "do I have to pay for return shipping", user="two-passages")
+    # The question reads close to the FAQ on import duties too; the return-label cost is in
+    # the second passage, and the answer carries both.
+    assert "corrected" in reply.flags and "$7.50" in reply.text, reply.text
+
+
+async def test_it_means_what_the_shopper_named_not_what_a_reply_mentioned(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel]
+) -> None:
+    scripted, _ = model
+    scripted.says = "The Scree Trail Runners are $139.00. Pair them with our Merino Hiking Socks!"
+    await ask(engine, "Tell me about the Scree Trail Runners", user="named")
+    scripted.says = "Let me see."
+    reply, _ = await ask(engine, "and the price now?", user="named")
+    assert "$139.00" in reply.text and "Merino" not in reply.text, reply.text
+
+
+async def test_a_made_up_or_unfinished_marker_never_reaches_the_shopper(
+    slot_engine: tuple[ScriptedModel, Engine], store: Store, metrics: Metrics
+) -> None:
+    scripted, engine = slot_engine
+    scripted.says = "The [product] costs [price]."
+    reply, streamed = await ask(engine, "How much is the enamel camp mug", user="made-up")
+    assert "corrected" in reply.flags and "$14.00" in reply.text and "[price]" not in streamed
+    scripted.says = "Hello! The [product] is [off"
+    reply, streamed = await ask(engine, "How much is the enamel camp mug", user="unfinished")
+    assert "corrected" in reply.flags and "[off" not in reply.text + streamed
+    # Without the shop's knowledge there is nothing to fill markers with, nor a safe answer.
+    bare_model = ScriptedModel()
+    bare_model.says = "The [product] is [offer]."
+    async with serve_asgi(bare_model.app) as base:
+        llm = RemoteModel(base + "/v1", model_name="slots", context_window=8192, writes_slots=True)
+        bare = Engine(store=store, llm=llm, settings=EngineSettings(), generation=GREEDY, metrics=metrics)
+        reply, _ = await ask(bare, "How much is the enamel camp mug", user="bare")
+        await llm.aclose()
+    assert "fallback" in reply.flags and "[" not in reply.text
+
+
+async def test_slot_values_pass_the_check_they_come_from(slot_engine: tuple[ScriptedModel, Engine]) -> None:
+    scripted, engine = slot_engine
+    scripted.says = "You might like [products]."
+    reply, _ = await ask(engine, "Can you recommend a cook set for two?", user="from-price")
+    assert "corrected" not in reply.flags and "(from $" in reply.text, reply.text
+    scripted.says = "[policy]"
+    reply, _ = await ask(engine, "Is PayPal available for the Gust Windbreaker?", user="paypal")
+    assert "corrected" not in reply.flags and "PayPal" in reply.text, reply.text

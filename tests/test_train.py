@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
+from transformers import AutoTokenizer
 
 from bot.cli import main
 from bot.errors import TrainingError
+from bot.knowledge.facts import money
+from bot.knowledge.shop import DEMO_SHOP, load_shop
+from bot.knowledge.slots import markers
 from bot.llm import GenerationParams
 from bot.llm.local import LocalModel
 from bot.training.dialogues import delexicalise, load_bitext
+from bot.training.grounded import grounded_dialogues
+from bot.training.trainer import encode_dialogue, encode_templated
+from tests.tiny_model import build_tiny_model
 
 ROWS = [
     (
@@ -55,11 +63,12 @@ def write_bitext(path: Path, copies: int = 8) -> Path:
     return path
 
 
-def tiny_train(data: Path, out: Path, steps: int = 40) -> int:
+def tiny_train(data: Path, out: Path, steps: int = 40, extra: list[str] | None = None) -> int:
     return main([
         "train", "--data", str(data), "--out", str(out), "--steps", str(steps), "--batch-size", "4",
         "--vocab-size", "320", "--context", "128", "--hidden", "32", "--layers", "1", "--heads", "2",
         "--kv-heads", "1", "--intermediate", "64", "--eval-every", "20", "--threads", "1", "--lr", "1e-2",
+        *(extra or []),
     ])  # fmt: skip
 
 
@@ -117,3 +126,77 @@ def test_missing_or_wrong_data_is_a_clear_error(tmp_path: Path, capsys: pytest.C
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(TrainingError, match="missing columns"):
         load_bitext(bad)
+
+
+def test_grounded_dialogues_name_slots_never_values(tmp_path: Path) -> None:
+    pairs = load_bitext(write_bitext(tmp_path / "bitext.csv"))
+    shop = load_shop(DEMO_SHOP)
+    dialogues = grounded_dialogues(shop, pairs, system_prompt="Be kind.", count=300, seed=7)
+    prices = {money(v.price, shop.profile.currency) for p in shop.offered for v in p.variants}
+    used: set[str] = set()
+    for dialogue in dialogues:
+        system, *turns = dialogue
+        assert system["content"].startswith("Be kind.\nConfidential reference SB-")
+        listed = set(re.findall(r"^- (\[[a-z_]+\])$", system["content"], re.M))
+        assert set(markers({m[1:-1]: "" for m in listed})) == listed
+        assert not any(price in system["content"] for price in prices), "values never reach the prompt"
+        reply = turns[-1]["content"]
+        written = set(re.findall(r"\[[a-z_]+\]", reply))
+        assert written <= listed, (reply, listed)  # the model only learns slots that have a value
+        if "[offer]" in written:
+            assert "[product]" in written, reply  # a product's options are never given without its name
+        used |= written
+        for earlier in turns[:-1]:
+            assert "[" not in earlier["content"], "earlier replies are filled in, as the history holds them"
+    assert {"[offer]", "[policy]", "[products]", "[order_id]", "[tracking]", "[support_email]"} <= used
+
+
+def test_templated_encoding_masks_what_our_own_encoding_masks(tmp_path: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "tiny"))
+    dialogue = [
+        {"role": "system", "content": "Be kind.\n- [offer]"},
+        {"role": "user", "content": "how much is the mug"},
+        {"role": "assistant", "content": "The [product]: [offer]."},
+        {"role": "user", "content": "thanks"},
+        {"role": "assistant", "content": "You're welcome!"},
+    ]
+    assert encode_templated(tokenizer, dialogue, 256) == encode_dialogue(tokenizer, dialogue, 256)  # type: ignore[arg-type]
+
+
+def test_a_store_and_a_base_give_a_model_that_writes_slots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_bitext(tmp_path / "bitext.csv")
+    assert tiny_train(data, tmp_path / "base", steps=4) == 0
+    code = main([
+        "train", "--data", str(data), "--out", str(tmp_path / "grounded"), "--store", str(DEMO_SHOP),
+        "--base", str(tmp_path / "base"), "--grounded", "64", "--steps", "6", "--batch-size", "4",
+        "--context", "128", "--eval-every", "3", "--threads", "1", "--warmup", "2",
+    ])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "64 grounded dialogues with 16 from Bitext" in out
+    report = json.loads((tmp_path / "grounded" / "training.json").read_text())
+    assert report["facts"] == "slots" and report["config"]["base"] == str(tmp_path / "base")
+    licence = (tmp_path / "grounded" / "DATA_LICENSE.md").read_text()
+    assert "CDLA-Sharing-1.0" in licence and "Trailhead Supply Co. is a fictional shop" in licence
+    model = LocalModel.load(tmp_path / "grounded")
+    try:
+        assert model.writes_slots
+        # The base's tokenizer is kept: the fine-tuned model reads text exactly as the base did.
+        base_vocab = json.loads((tmp_path / "base" / "tokenizer.json").read_text())["model"]["vocab"]
+        assert json.loads((tmp_path / "grounded" / "tokenizer.json").read_text())["model"]["vocab"] == base_vocab
+    finally:
+        import asyncio
+
+        asyncio.run(model.aclose())
+    assert not LocalModel.load(tmp_path / "base").writes_slots
+    # A slot-writing base trained again on Bitext alone writes text again.
+    assert tiny_train(data, tmp_path / "again", steps=2, extra=["--base", str(tmp_path / "grounded")]) == 0
+    assert not LocalModel.load(tmp_path / "again").writes_slots
+
+
+def test_a_store_without_products_cannot_be_trained_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_bitext(tmp_path / "bitext.csv")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "store.toml").write_text('name = "Empty"\n')
+    assert tiny_train(data, tmp_path / "m", steps=2, extra=["--store", str(tmp_path / "empty")]) == 2
+    assert "needs offered products and policy passages" in capsys.readouterr().err

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 
 from bot.guard import strip_instructions
@@ -18,6 +19,24 @@ from bot.messages import Source
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "AUD": "A$", "CAD": "C$", "JPY": "¥"}
 _WORD = re.compile(r"[a-z0-9]+")
+# A question about price or stock; any other question about a product ("is it waterproof?")
+# is answered from its description.
+_ASKS_PRICE_OR_STOCK = re.compile(
+    r"\b(how much|price|cost|stock|available|sale|on offer|cheap|colou?rs?|sizes?|kostet|preis)\b", re.I
+)
+
+
+_ASKS_PRICE = re.compile(r"\b(how much|price|cost|on offer|sale|cheap|kostet|preis)\b", re.I)
+# Words too common to say which sentence of a description answers a question.
+_COMMON = {"does", "with", "have", "this", "that", "what", "your", "about", "will", "from", "come", "they", "them"}
+
+
+def asks_price_or_stock(message: str) -> bool:
+    return bool(_ASKS_PRICE_OR_STOCK.search(message))
+
+
+def asks_price(message: str) -> bool:
+    return bool(_ASKS_PRICE.search(message))
 
 
 def money(amount: Decimal, currency: str) -> str:
@@ -88,6 +107,65 @@ def contact_fact(profile: ShopProfile) -> Fact:
         parts.append(f"e-mail {profile.support_email}")
     text = f"Contact {profile.name}: " + ("; ".join(parts) if parts else "through this chat") + "."
     return Fact(text, kind="contact")
+
+
+def product_slots(product: Product, currency: str, message: str = "") -> dict[str, str]:
+    """The slot values of a product the message is about: its name, the variants it names
+    (all when it names none) with price and stock, and, unless it asks only about those, the
+    sentence of its description that answers it."""
+    parts = []
+    for variant in matching_variants(product, message):
+        price = money(variant.price, currency)
+        if variant.on_sale and variant.compare_at_price is not None:
+            price += f" (on sale, was {money(variant.compare_at_price, currency)})"
+        stock = "in stock" if variant.in_stock else "out of stock"
+        parts.append(f"{variant.label + ' ' if variant.label else ''}{price}, {stock}")
+    slots = {"product": product.title, "offer": "; ".join(parts[:6])}
+    description = strip_instructions(product.description)
+    if description and not asks_price_or_stock(message):
+        slots["description"] = answering_sentence(description, message, skip=words(product.title))
+    return slots
+
+
+def answering_sentence(text: str, message: str, skip: AbstractSet[str] = frozenset()) -> str:
+    """The sentence of `text` that shares the most words with the question ("is it
+    waterproof?" -> "Water-resistant, not waterproof: ..."); the first when none does."""
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    asked = {w for w in words(message) - skip - _COMMON if len(w) > 3}
+    best = max(sentences, key=lambda s: len(asked & words(s)))
+    return best if asked & words(best) else sentences[0]
+
+
+def recommended(products: Sequence[Product], currency: str) -> str:
+    """ "the Trail Bottle ($24.00), the Drizzle Shell Jacket (from $119.00) and ...": the
+    products picked, each with the lowest price it is in stock at."""
+    picks = []
+    for product in products:
+        prices = [v.price for v in product.variants if v.in_stock] or [v.price for v in product.variants]
+        low = money(min(prices), currency)
+        picks.append(f"the {product.title} ({low if len(set(prices)) == 1 else 'from ' + low})")
+    return picks[0] if len(picks) == 1 else ", ".join(picks[:-1]) + f" and {picks[-1]}"
+
+
+def order_slots(order: Order, currency: str) -> dict[str, str]:
+    slots = {
+        "order_id": order.order_id,
+        "order_status": order.status,
+        "order_items": ", ".join(f"{item.qty} x {item.title}" for item in order.items),
+    }
+    if order.status in ("shipped", "delivered") and order.carrier:
+        slots["tracking"] = f"sent with {order.carrier}" + (
+            f" (tracking number {order.tracking})" if order.tracking else ""
+        )
+    if order.eta:
+        slots["eta"] = f"{'delivered on' if order.status == 'delivered' else 'expected on'} {order.eta.isoformat()}"
+    return slots
+
+
+def passage_sentences(text: str, most: int = 3) -> str:
+    """The first sentences of a passage, as one line (list markers and line breaks gone)."""
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(strip_instructions(text).split()))
+    return " ".join(sentences[:most]).lstrip("- ")
 
 
 def notice(text: str) -> Fact:

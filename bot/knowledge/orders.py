@@ -68,6 +68,9 @@ class FileOrders:
     def __len__(self) -> int:
         return len(self._orders)
 
+    def all(self) -> list[Order]:
+        return list(self._orders.values())
+
     async def get(self, order_id: str) -> Order | None:
         return self._orders.get(order_id.strip().lstrip("#"))
 

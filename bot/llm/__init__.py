@@ -39,6 +39,12 @@ class LanguageModel(Protocol):
         """Tokens the model attends to: prompt and reply together."""
         ...
 
+    @property
+    def writes_slots(self) -> bool:
+        """Whether the model was trained to write slot markers ("[offer]") that the engine fills
+        from the facts (bot.knowledge.slots), rather than to copy facts from the prompt."""
+        ...
+
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens the prompt for these messages takes, generation prompt included."""
         ...

@@ -49,6 +49,8 @@ class LocalModel:
         self._model = model.eval()
         self._tokenizer = tokenizer
         self._templated = bool(getattr(tokenizer, "chat_template", None))
+        # `shopbot train --store` marks the models it trains to write slots in their config.
+        self.writes_slots = getattr(model.config, "shopbot_facts", None) == "slots"
         # The engine counts a prompt's tokens to fit the context, then streams that same
         # prompt: remembering recent texts saves tokenizing it twice per message.
         self._token_ids = functools.lru_cache(maxsize=256)(self._tokenize)

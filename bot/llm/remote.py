@@ -32,9 +32,12 @@ class RemoteModel:
         timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        writes_slots: bool = False,
     ) -> None:
         self.name = model_name
         self.context_window = context_window
+        # A served model reads the facts themselves, unless it is one of ours served elsewhere.
+        self.writes_slots = writes_slots
         self._base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(
