@@ -82,7 +82,8 @@ def ask(url: str, text: str, token: str | None = None) -> tuple[str, list[dict],
 
 
 def test_serve_with_embedded_redis_and_model_answers_and_remembers_across_restarts(tmp_path: Path) -> None:
-    env = clean_env(SHOPBOT_DATA_DIR=str(tmp_path / "data"))
+    # Greedy: the same reply every run, so how it streams is the same too.
+    env = clean_env(SHOPBOT_DATA_DIR=str(tmp_path / "data"), SHOPBOT_LLM__TEMPERATURE="0")
     with serving(env) as url:
         assert httpx.get(f"{url}/readyz").json()["ready"] is True
         assert "<script" in httpx.get(url).text

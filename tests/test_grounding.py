@@ -492,3 +492,21 @@ async def test_slot_values_pass_the_check_they_come_from(slot_engine: tuple[Scri
     scripted.says = "[policy]"
     reply, _ = await ask(engine, "Is PayPal available for the Gust Windbreaker?", user="paypal")
     assert "corrected" not in reply.flags and "PayPal" in reply.text, reply.text
+
+
+async def test_a_greeting_that_asks_nothing_yet_gets_a_greeting(
+    engine: Engine,
+    model: tuple[ScriptedModel, RemoteModel],
+    store: Store,
+    metrics: Metrics,
+    understander: Understander,
+) -> None:
+    scripted, llm = model
+    scripted.says = "Hello! How can I help you today?"
+    reply, _ = await ask(engine, "Hello! Can you help me with something?", user="greeting")
+    assert reply.text == scripted.says and not reply.sources, reply  # no policy nobody asked about
+    # Just as unsure to the heads, with a greeting next, but it names one of the tea shop's teas.
+    tea_shop = ShopKnowledge(load_shop(Path(__file__).parent / "shops" / "kettle_and_leaf"), store)
+    scripted.says = "We do."
+    await ask(grounded_engine(store, llm, metrics, tea_shop, understander), "Do you have hojicha?", user="tea")
+    assert "Hojicha Roasted Green Tea" in scripted.system

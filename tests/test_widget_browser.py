@@ -86,8 +86,9 @@ def test_the_widget_streams_an_answer_and_keeps_the_conversation(
     browser: webdriver.Chrome, tmp_path: Path, redis_url: str
 ) -> None:
     port = free_port()
+    # Greedy: the same reply every run, so how it streams is the same too.
     env = clean_env(SHOPBOT_REDIS_URL=redis_url, SHOPBOT_REDIS_PREFIX=f"browser{time.monotonic_ns()}",
-                    SHOPBOT_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+                    SHOPBOT_DATA_DIR=str(tmp_path / "data"), SHOPBOT_LLM__TEMPERATURE="0")  # fmt: skip
     with serving(env, port) as url:
         browser.get(url)
         assert "Trailhead Supply" in browser.title

@@ -177,13 +177,17 @@ def stems(text: str) -> set[str]:
     return {STEMMER.stemWord(w) for w in word_set(text) if len(w) > 2 and w not in _COMMON and not w.isdigit()}
 
 
+def catalog_vocabulary(shop: Shop) -> set[str]:
+    """The words of what the shop sells: product titles, types and tags."""
+    return set().union(*(stems(f"{p.title} {p.type} {' '.join(p.tags)}") for p in shop.offered))
+
+
 def shop_vocabulary(shop: Shop) -> set[str]:
-    """The shop's own words: product titles, types and tags, its policies and FAQ, order and
-    payment words. A question using them is about the shop."""
-    texts = [f"{p.title} {p.type} {' '.join(p.tags)}" for p in shop.offered]
-    texts += [f"{p.heading} {p.file} {p.text}" for p in shop.passages]
+    """The shop's own words: its catalog's, its policies and FAQ, order and payment words. A
+    question using them is about the shop."""
+    texts = [f"{p.heading} {p.file} {p.text}" for p in shop.passages]
     texts.append("order orders shipping delivery return refund payment card charged account password invoice")
-    return set().union(*(stems(text) for text in texts))
+    return catalog_vocabulary(shop).union(*(stems(text) for text in texts))
 
 
 class ShopKnowledge:
@@ -196,7 +200,8 @@ class ShopKnowledge:
         """Serve another (or a re-read) store folder from the next message on. The new index is
         built before anything is swapped, and the swap is one assignment."""
         retriever = Retriever(shop.passages, shop.offered, self._encoder)
-        self._state = (shop, retriever, OrderLookup(shop.orders, self._store), shop_vocabulary(shop))
+        vocabularies = (shop_vocabulary(shop), catalog_vocabulary(shop))
+        self._state = (shop, retriever, OrderLookup(shop.orders, self._store), *vocabularies)
 
     @property
     def shop(self) -> Shop:
@@ -224,7 +229,7 @@ class ShopKnowledge:
         history: Sequence[StoredMessage],
         understanding: Understanding | None,
     ) -> Grounding:
-        shop, retriever, orders, vocabulary = self._state  # one consistent snapshot for this message
+        shop, retriever, orders, vocabulary, catalog = self._state  # one consistent snapshot for this message
         intent: Intent | None = understanding.intent if understanding else None
         profile = shop.profile
         currency = profile.currency
@@ -236,6 +241,17 @@ class ShopKnowledge:
             # The classifier learnt "out of scope" from other domains' questions; a message in
             # the shop's own words ("which tent", "my card was charged") is ours after all.
             intent = understanding.runner_up
+        if (
+            understanding
+            and understanding.runner_up == "greeting_thanks"
+            and understanding.confidence < 0.5
+            and not stems(message) & catalog
+        ):
+            # "Hello! Can you help me with something?" is a product question to the heads at
+            # 40% and a greeting next, and names nothing of the shop's: answered as a greeting
+            # it gets "how can I help?", not a restocking policy nobody asked about. ("Do you
+            # have hojicha?", just as unsure, names a tea.)
+            intent = "greeting_thanks"
         # "Earl Grey 100 g, is that on offer?" read as payment; "Wie viel kostet der Sencha?"
         # read as out of scope: a product named with a price asked is a product question,
         # whatever the heads made of the rest ("Is PayPal available for the X?" stays payment).
