@@ -107,3 +107,23 @@ def test_one_encoder_pass_serves_the_heads_and_retrieval(understander: Understan
     assert encoder.passes == before
     with pytest.raises(ValueError):
         encoder.encode(texts, layer=5)
+
+
+async def test_messages_that_arrive_together_share_an_encoder_pass() -> None:
+    import asyncio
+
+    from bot.understanding import heads_layer
+    from bot.understanding.encoder import SentenceEncoder
+
+    encoder = SentenceEncoder.load(keep=(heads_layer(),))  # as `serve` loads it
+    understander = Understander.load(shared=encoder)
+    texts = [f"where is my order {1000 + i}?" for i in range(8)] + ["I love it, thank you", "can I pay with PayPal?"]
+    alone = understander.understand_many(texts)
+    before = encoder.passes
+    together = await asyncio.gather(*(understander.understand(text) for text in texts))
+    assert encoder.passes == before, "cached texts need no pass"
+    fresh = [f"is the tent number {i} waterproof?" for i in range(12)]
+    await asyncio.gather(*(understander.understand(text) for text in fresh))
+    assert encoder.passes == before + 1, "twelve messages, one pass"
+    assert [u.intent for u in together] == [u.intent for u in alone]
+    assert [u.sentiment_score for u in together] == pytest.approx([u.sentiment_score for u in alone], abs=1e-5)
