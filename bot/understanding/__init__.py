@@ -148,10 +148,16 @@ class Understander:
         """Messages that arrive while a pass is running go together in the next one: one
         encoder pass over 32 messages costs a fraction of 32 passes over one, and under load
         the encoder competes with the model for the same cores."""
-        future: asyncio.Future[Understanding] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if self._passes is not None and self._passes.get_loop() is not loop:
+            # Used from another event loop now (a test's, a restarted CLI's): what waited on
+            # the old one cannot be answered there any more.
+            self._waiting = [item for item in self._waiting if item[1].get_loop() is loop]
+            self._passes = None
+        future: asyncio.Future[Understanding] = loop.create_future()
         self._waiting.append((text, future))
         if self._passes is None or self._passes.done():
-            self._passes = asyncio.create_task(self._run_passes())
+            self._passes = loop.create_task(self._run_passes())
         return await future
 
     async def _run_passes(self) -> None:
