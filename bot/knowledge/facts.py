@@ -19,14 +19,12 @@ from bot.messages import Source
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "AUD": "A$", "CAD": "C$", "JPY": "¥"}
 _WORD = re.compile(r"[a-z0-9]+")
-# A question about price or stock; any other question about a product ("is it waterproof?")
-# is answered from its description.
-_ASKS_PRICE_OR_STOCK = re.compile(
-    r"\b(how much|price|cost|stock|available|sale|on offer|cheap|colou?rs?|sizes?|kostet|preis)\b", re.I
-)
-
-
-_ASKS_PRICE = re.compile(r"\b(how much|price|cost|on offer|sale|cheap|kostet|preis)\b", re.I)
+# A question about price, or about price or stock; any other question about a product ("is
+# it waterproof?") is answered from its description.
+_PRICE_WORDS = r"how much|price|cost|on offer|sale|cheap|kostet|preis"
+_ASKS_PRICE = re.compile(rf"\b({_PRICE_WORDS})\b", re.I)
+_ASKS_PRICE_OR_STOCK = re.compile(rf"\b({_PRICE_WORDS}|stock|available|colou?rs?|sizes?)\b", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # Words too common to say which sentence of a description answers a question.
 _COMMON = {"does", "with", "have", "this", "that", "what", "your", "about", "will", "from", "come", "they", "them"}
 
@@ -130,7 +128,7 @@ def product_slots(product: Product, currency: str, message: str = "") -> dict[st
 def answering_sentence(text: str, message: str, skip: AbstractSet[str] = frozenset()) -> str:
     """The sentence of `text` that shares the most words with the question ("is it
     waterproof?" -> "Water-resistant, not waterproof: ..."); the first when none does."""
-    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    sentences = _sentences(text)
     asked = {w for w in words(message) - skip - _COMMON if len(w) > 3}
     best = max(sentences, key=lambda s: len(asked & words(s)))
     return best if asked & words(best) else sentences[0]
@@ -164,8 +162,12 @@ def order_slots(order: Order, currency: str) -> dict[str, str]:
 
 def passage_sentences(text: str, most: int = 3) -> str:
     """The first sentences of a passage, as one line (list markers and line breaks gone)."""
-    sentences = re.split(r"(?<=[.!?])\s+", " ".join(strip_instructions(text).split()))
-    return " ".join(sentences[:most]).lstrip("- ")
+    return " ".join(_sentences(strip_instructions(text))[:most]).lstrip("- ")
+
+
+def _sentences(text: str) -> list[str]:
+    """The sentences of a text, its line breaks and runs of spaces made single spaces."""
+    return _SENTENCE_END.split(" ".join(text.split()))
 
 
 def notice(text: str) -> Fact:

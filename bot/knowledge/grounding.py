@@ -33,6 +33,7 @@ from bot.knowledge.order_lookup import OrderLookup, find_claim
 from bot.knowledge.orders import Order
 from bot.knowledge.retrieval import STEMMER, Query, Retriever
 from bot.knowledge.shop import Shop
+from bot.knowledge.slots import fill, order_reply
 from bot.messages import HandOverReason, QuickReply, StoredMessage
 from bot.store import Store
 from bot.understanding import Intent, Understanding
@@ -427,9 +428,4 @@ class ShopKnowledge:
 
     @staticmethod
     def _order_answer(slots: dict[str, str]) -> str:
-        text = f"Order {slots['order_id']} is {slots['order_status']}"
-        if "tracking" in slots:
-            text += f", {slots['tracking']}"
-        if "eta" in slots:
-            text += f"; {slots['eta']}"
-        return f"{text}. It contains {slots['order_items']}."
+        return fill(order_reply(slots), slots)[0]

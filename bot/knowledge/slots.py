@@ -11,22 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-# What each slot holds, in the order the prompt lists them; the training dialogues and the
-# grounding both use these names and nothing else.
-SLOTS: dict[str, str] = {
-    "product": "the product's name",
-    "offer": "its variants with price and stock",
-    "description": "the first sentence of its description",
-    "products": "the products recommended, with prices",
-    "order_id": "the order's number",
-    "order_status": "the order's status",
-    "order_items": "what the order contains",
-    "tracking": "carrier and tracking number",
-    "eta": "expected or actual delivery date",
-    "policy": "the policy or FAQ passage that answers",
-    "support_email": "the support team's e-mail",
-    "support_hours": "the support team's hours",
-}
+# The slots, in the order the prompt lists them; the training dialogues and the grounding both
+# use these names and nothing else. What each holds is built in bot.knowledge.facts.
+SLOTS = (
+    *("product", "offer", "description"),  # a product: name, variants with price and stock, a description sentence
+    "products",  # the products recommended, with prices
+    *("order_id", "order_status", "order_items", "tracking", "eta"),  # an order the shopper proved
+    "policy",  # the policy or FAQ passages that answer
+    *("support_email", "support_hours"),  # how to reach a person
+)
 _MARKER = re.compile(r"\[([a-z_]+)\]")
 _UNFINISHED = re.compile(r"\[[a-z_]*$")
 
@@ -39,6 +32,17 @@ def markers(values: Mapping[str, str]) -> list[str]:
     """The markers of the slots that have values, in one fixed order: the prompt a model was
     trained on lists them the same way whatever order the grounding found them in."""
     return [marker(name) for name in SLOTS if name in values]
+
+
+def order_reply(values: Mapping[str, str], ending: str = ". It contains [order_items].") -> str:
+    """An order's answer in markers, naming its tracking and delivery date only when it has them:
+    the grounding's safe answer fills this, the training dialogues teach it."""
+    reply = "Order [order_id] is [order_status]"
+    if "tracking" in values:
+        reply += ", [tracking]"
+    if "eta" in values:
+        reply += "; [eta]"
+    return reply + ending
 
 
 def fill(text: str, values: Mapping[str, str]) -> tuple[str, list[str]]:

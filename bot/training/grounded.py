@@ -20,7 +20,7 @@ from bot.knowledge.catalog import Product
 from bot.knowledge.facts import money, order_slots, passage_sentences, product_slots, recommended
 from bot.knowledge.orders import Order
 from bot.knowledge.shop import Shop
-from bot.knowledge.slots import fill, markers
+from bot.knowledge.slots import fill, markers, order_reply
 from bot.llm import ChatMessage
 from bot.prompt import system_text
 from bot.training.dialogues import Pair
@@ -306,12 +306,9 @@ class _Builder:
             r=request.rstrip(".?! "), e=order.email
         )
         slots = order_slots(order, self.currency)
-        reply = "Order [order_id] is [order_status]"
-        if "tracking" in slots:
-            reply += ", [tracking]"
-        if "eta" in slots:
-            reply += "; [eta]"
-        reply += self.pick([". It contains [order_items].", ".", ". Your order contains [order_items]."])
+        reply = order_reply(
+            slots, self.pick([". It contains [order_items].", ".", ". Your order contains [order_items]."])
+        )
         return Exchange(request, slots, f"{self.pick(_ORDER_OPENERS)}{reply}{self.pick(_CLOSERS)}".strip())
 
     def complaint(self) -> Exchange:
@@ -320,8 +317,7 @@ class _Builder:
         # As the grounding gives them: contact slots only for what the shop has.
         slots = {"support_email": profile.support_email, "support_hours": profile.support_hours}
         slots = {name: value for name, value in slots.items() if value}
-        policy = self.rng.random() < 0.5
-        if policy:
+        if self.rng.random() < 0.5:
             slots |= self.policy_slots()
         return Exchange(request, slots, self.pick(_contact_replies(slots)))
 
