@@ -245,6 +245,7 @@ class Engine:
             problems += [f"slot {marker(name)} without a value" for name in missing]
             if grounding.key_facts and not states_any(reply_text, grounding.key_facts):
                 problems.append("none of the facts asked for")
+            problems += [f"not {fact!r}" for fact in grounding.required if not states_any(reply_text, [fact])]
             if self._guard.leaks(reply_text):
                 log.warning("reply to %s withheld: it repeated the instructions or the canary", customer_id)
                 self._metrics.injections.labels("reply").inc()

@@ -510,3 +510,101 @@ async def test_a_greeting_that_asks_nothing_yet_gets_a_greeting(
     scripted.says = "We do."
     await ask(grounded_engine(store, llm, metrics, tea_shop, understander), "Do you have hojicha?", user="tea")
     assert "Hojicha Roasted Green Tea" in scripted.system
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceEncoder:
+    return SentenceEncoder.load(keep=(heads_layer(),))
+
+
+@pytest.fixture
+async def encoded_slot_engines(
+    store: Store, metrics: Metrics, encoder: SentenceEncoder
+) -> AsyncIterator[tuple[ScriptedModel, Engine, Engine]]:
+    """A slot-writing model behind HTTP, and engines for the demo shop and the unseen tea shop
+    with retrieval by meaning, as `serve` runs them."""
+    scripted = ScriptedModel()
+    understander = Understander.load(shared=encoder)
+    async with serve_asgi(scripted.app) as base:
+        llm = RemoteModel(base + "/v1", model_name="slots", context_window=8192, writes_slots=True)
+        demo = ShopKnowledge(load_shop(DEMO_SHOP), store, encoder)
+        tea = ShopKnowledge(load_shop(Path(__file__).parent / "shops" / "kettle_and_leaf"), store, encoder)
+        yield (
+            scripted,
+            grounded_engine(store, llm, metrics, demo, understander),
+            grounded_engine(store, llm, metrics, tea, understander),
+        )
+        await llm.aclose()
+
+
+async def test_a_question_about_a_row_of_a_table_gets_that_row(
+    encoded_slot_engines: tuple[ScriptedModel, Engine, Engine],
+) -> None:
+    scripted, demo, tea = encoded_slot_engines
+    scripted.says = "[policy]"
+    # Austria is in no row of the rates: "Zone 1: Austria, ..." in the list of countries is.
+    reply, _ = await ask(tea, "What does delivery to Austria cost?", user="austria")
+    assert "Zone 1: service DHL Paket International" in reply.text and "€7.90" in reply.text, reply.text
+    assert "€18.90" not in reply.text, "only the row asked about"
+    assert "corrected" not in reply.flags
+    reply, _ = await ask(demo, "What's the warranty on your backpacks?", user="backpacks")
+    assert "5 years" in reply.text and "Socks" not in reply.text, reply.text
+
+
+async def test_a_price_question_gets_a_passage_that_states_a_price(
+    encoded_slot_engines: tuple[ScriptedModel, Engine, Engine],
+) -> None:
+    scripted, demo, _ = encoded_slot_engines
+    scripted.says = "[policy]"
+    # The two best passages (import duties, where we ship) say nothing of what it costs.
+    reply, _ = await ask(demo, "Do you ship to Canada? how much?", user="canada")
+    assert "$19.00" in reply.text, reply.text
+
+
+async def test_a_passage_that_points_to_another_brings_it_along(
+    encoded_slot_engines: tuple[ScriptedModel, Engine, Engine],
+) -> None:
+    scripted, _, tea = encoded_slot_engines
+    scripted.says = "[policy]"
+    reply, _ = await ask(tea, "I opened the gyokuro and honestly don't like it. Can I return it?", user="gyokuro")
+    # "... cannot be returned (but see the taste promise below)": the promise is the answer.
+    assert "cannot be returned" in reply.text and "50 g bag of another tea" in reply.text, reply.text
+
+
+async def test_which_variant_did_i_get_is_answered_from_the_proven_order(
+    encoded_slot_engines: tuple[ScriptedModel, Engine, Engine],
+) -> None:
+    scripted, _, tea = encoded_slot_engines
+    scripted.says = "Order [order_id] is [order_status]: [order_items]."
+    await ask(tea, "Can you look up order 50303? E-mail sophie.martin@example.org", user="bowl")
+    # The heads read "which ... did I get?" as a request for a pick; it asks about the order,
+    # and the order line names the variant by its SKU in the catalog.
+    reply, _ = await ask(tea, "which bowl colour did I get?", user="bowl")
+    assert "1 x Matcha Bowl (Chawan) - Ash Glaze" in reply.text, reply.text
+    reply, _ = await ask(tea, "which bowl colour did I get?", user="no-order-yet")
+    assert "order number together with the e-mail" in reply.text, reply.text
+
+
+async def test_where_is_my_order_without_its_tracking_number_is_replaced(
+    slot_engine: tuple[ScriptedModel, Engine],
+) -> None:
+    scripted, engine = slot_engine
+    scripted.says = "Thanks! Order [order_id] is [order_status]."
+    reply, _ = await ask(engine, "where is order 1021? carla.m@example.org", user="no-tracking")
+    assert "corrected" in reply.flags and "1Z84F2W90312457719" in reply.text, reply.text
+    # Asked what was in it, the same reply without the tracking number answers.
+    scripted.says = "Order [order_id] holds [order_items]."
+    reply, _ = await ask(engine, "what was in it?", user="no-tracking")
+    assert "corrected" not in reply.flags and "1 x Drizzle Shell Jacket - Navy / M" in reply.text, reply.text
+
+
+async def test_a_policy_reply_that_only_gives_the_contact_is_replaced(
+    slot_engine: tuple[ScriptedModel, Engine],
+) -> None:
+    scripted, engine = slot_engine
+    scripted.says = "I'm sorry to hear that. Please e-mail [support_email]."
+    reply, _ = await ask(
+        engine, "I got boots 45 days ago and never wore them outside. Can I still return them?", user="boots"
+    )
+    # The specifics of either passage count ("30 days", "store credit"), and the reply said none.
+    assert "corrected" in reply.flags and "store credit" in reply.text, reply.text

@@ -41,6 +41,9 @@ class Grounding:
     # What was asked for (a price, an order's status, a product's name): a reply that states
     # none of these did not answer, however polite it is.
     key_facts: list[str] = field(default_factory=list)
+    # What the reply must state, every one: the tracking number of an order the shopper asks
+    # the whereabouts of. A reply without it answered something else.
+    required: list[str] = field(default_factory=list)
     # The facts as slot values ("offer": "$89.00, in stock") for a model that writes slot
     # markers instead of copying values (bot.knowledge.slots).
     slots: dict[str, str] = field(default_factory=dict)

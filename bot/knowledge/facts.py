@@ -5,23 +5,24 @@ same way everywhere."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
 
 from bot.guard import strip_instructions
 from bot.knowledge import Fact
 from bot.knowledge.catalog import Product, Variant
-from bot.knowledge.orders import Order
+from bot.knowledge.orders import Order, OrderItem
 from bot.knowledge.passages import Passage
 from bot.knowledge.shop import ShopProfile
+from bot.knowledge.tables import Table, blocks
 from bot.messages import Source
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "AUD": "A$", "CAD": "C$", "JPY": "¥"}
 _WORD = re.compile(r"[a-z0-9]+")
 # A question about price, or about price or stock; any other question about a product ("is
 # it waterproof?") is answered from its description.
-_PRICE_WORDS = r"how much|price|cost|on offer|sale|cheap|kostet|preis"
+_PRICE_WORDS = r"how much|prices?|costs?|fees?|on offer|sale|cheap(?:er|est)?|kostet|preis"
 _ASKS_PRICE = re.compile(rf"\b({_PRICE_WORDS})\b", re.I)
 _ASKS_PRICE_OR_STOCK = re.compile(rf"\b({_PRICE_WORDS}|stock|available|colou?rs?|sizes?)\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -77,8 +78,18 @@ def product_fact(product: Product, currency: str, message: str = "") -> Fact:
     return Fact(text, Source(title=product.title, ref=product.url or f"product:{product.id}"), kind="product")
 
 
-def order_fact(order: Order, currency: str) -> Fact:
-    items = ", ".join(f"{item.qty} x {item.title} at {money(item.price, currency)}" for item in order.items)
+def item_name(item: OrderItem, variants: Mapping[str, str]) -> str:
+    """ "Matcha Bowl (Chawan) - Ash Glaze": the variant from the catalog by SKU, written the way
+    Shopify names a line item, so "which colour did I get?" has an answer."""
+    label = variants.get(item.sku, "") if item.sku else ""
+    return f"{item.title} - {label}" if label and label.lower() not in item.title.lower() else item.title
+
+
+def order_fact(order: Order, currency: str, variants: Mapping[str, str] | None = None) -> Fact:
+    variants = variants or {}
+    items = ", ".join(
+        f"{item.qty} x {item_name(item, variants)} at {money(item.price, currency)}" for item in order.items
+    )
     text = (
         f"Order {order.order_id}: status {order.status}, placed {order.placed_at.date().isoformat()}. Items: {items}."
     )
@@ -145,11 +156,11 @@ def recommended(products: Sequence[Product], currency: str) -> str:
     return picks[0] if len(picks) == 1 else ", ".join(picks[:-1]) + f" and {picks[-1]}"
 
 
-def order_slots(order: Order, currency: str) -> dict[str, str]:
+def order_slots(order: Order, currency: str, variants: Mapping[str, str] | None = None) -> dict[str, str]:
     slots = {
         "order_id": order.order_id,
         "order_status": order.status,
-        "order_items": ", ".join(f"{item.qty} x {item.title}" for item in order.items),
+        "order_items": ", ".join(f"{item.qty} x {item_name(item, variants or {})}" for item in order.items),
     }
     if order.status in ("shipped", "delivered") and order.carrier:
         slots["tracking"] = f"sent with {order.carrier}" + (
@@ -161,8 +172,19 @@ def order_slots(order: Order, currency: str) -> dict[str, str]:
 
 
 def passage_sentences(text: str, most: int = 3) -> str:
-    """The first sentences of a passage, as one line (list markers and line breaks gone)."""
-    return " ".join(_sentences(strip_instructions(text))[:most]).lstrip("- ")
+    """The first sentences of a passage, as one line (list markers and line breaks gone); a
+    table counts as one, written out a sentence per row."""
+    parts: list[str] = []
+    for block in blocks(strip_instructions(text)):
+        parts += [block.text()] if isinstance(block, Table) else [s for s in _sentences(block) if s]
+    return " ".join(parts[:most]).lstrip("- ")
+
+
+_MONEY = re.compile(r"[$€£¥]\s?\d|\d(?:[.,]\d{2})?\s?(?:USD|EUR|GBP|CAD|AUD|JPY)\b")
+
+
+def states_money(text: str) -> bool:
+    return bool(_MONEY.search(text))
 
 
 def _sentences(text: str) -> list[str]:

@@ -118,6 +118,22 @@ _USES = [
     "summer",
     "the beach",
 ]
+_ATTRIBUTES = [
+    "caffeine-free",
+    "caffeine free",
+    "sugar-free",
+    "gluten-free",
+    "organic",
+    "vegan",
+    "fair trade",
+    "BPA-free",
+    "dishwasher safe",
+    "machine washable",
+    "windproof",
+    "breathable",
+    "safe for children",
+    "recyclable",
+]
 _PRODUCT_QUESTIONS = [
     "how much is the {item}?",
     "what does the {item} cost",
@@ -130,6 +146,10 @@ _PRODUCT_QUESTIONS = [
     "is the {item} on sale?",
     "what's the price of the {item}",
     "is the {item} waterproof?",
+    # What a product is or is free of: "free" otherwise pulls these to refunds ("free returns").
+    "is the {item} {attribute}?",
+    "is the {item} {attribute}? it's for {use}",
+    "are your {item}s {attribute}",
     "how heavy is the {item}?",
     "do you sell {item}s?",
     "can I still buy the {item}",
@@ -279,6 +299,7 @@ def catalog_phrases(products: Sequence[Product], rng: random.Random, count: int)
             other=rng.choice(items),
             option=rng.choice(options),
             use=rng.choice(_USES),
+            attribute=rng.choice(_ATTRIBUTES),
             money=rng.choice(["$50", "50 dollars", "€30", "$100", "£40", "20 euros"]),
         )
         label = intent.removesuffix("_policy")
@@ -430,8 +451,9 @@ def train_understanding(
         return [sentiment.label(score, neutral) for score, neutral in zip(*sentiment.scores(vectors), strict=True)]
 
     timings = []
-    probe = ["where is my order? it is late again and I'm annoyed"]
-    for _ in range(50):
+    for n in range(50):
+        # A new text each time: the encoder remembers texts it has seen.
+        probe = [f"where is my order {n}? it is late again and I'm annoyed"]
         t = time.perf_counter()
         vectors = encoder.encode(probe)
         intent.probabilities(vectors)
