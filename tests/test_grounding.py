@@ -608,3 +608,25 @@ async def test_a_policy_reply_that_only_gives_the_contact_is_replaced(
     )
     # The specifics of either passage count ("30 days", "store credit"), and the reply said none.
     assert "corrected" in reply.flags and "store credit" in reply.text, reply.text
+
+
+async def test_a_size_in_the_product_name_is_still_said(slot_engine: tuple[ScriptedModel, Engine]) -> None:
+    scripted, engine = slot_engine
+    scripted.says = "Order [order_id] holds [order_items]."
+    # "L" is in "Cloudburst 3L Storm Jacket" as letters, not as the size ordered.
+    reply, _ = await ask(engine, "order 1029, jonah.weiss@example.com: which size did I get?", user="size")
+    assert "1 x Cloudburst 3L Storm Jacket - L" in reply.text, reply.text
+
+
+async def test_questions_near_an_order_are_not_taken_for_one(slot_engine: tuple[ScriptedModel, Engine]) -> None:
+    scripted, engine = slot_engine
+    scripted.says = "[policy]"
+    # "did I get" about a charge is a payment question, not "send me your order number".
+    reply, _ = await ask(engine, "Why did I get charged twice?", user="charged")
+    assert "order number together with the e-mail" not in reply.text, reply.text
+    # With a shipped order proven, "when will I get my refund?" needs no tracking number.
+    scripted.says = "Thanks! Order [order_id] is [order_status], [tracking]."
+    await ask(engine, "Where is my order 1042? My email is ana@example.com", user="refund-when")
+    scripted.says = "Order [order_id] is [order_status]."
+    reply, _ = await ask(engine, "when will I get my refund?", user="refund-when")
+    assert "corrected" not in reply.flags, reply.text

@@ -22,7 +22,7 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "AUD": "A$", "CAD": "C$", "JP
 _WORD = re.compile(r"[a-z0-9]+")
 # A question about price, or about price or stock; any other question about a product ("is
 # it waterproof?") is answered from its description.
-_PRICE_WORDS = r"how much|prices?|costs?|fees?|on offer|sale|cheap(?:er|est)?|kostet|preis"
+_PRICE_WORDS = r"how much|prices?|costs?|fees?|on offer|on sale|cheap(?:er|est)?|kostet|preis"
 _ASKS_PRICE = re.compile(rf"\b({_PRICE_WORDS})\b", re.I)
 _ASKS_PRICE_OR_STOCK = re.compile(rf"\b({_PRICE_WORDS}|stock|available|colou?rs?|sizes?)\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -82,7 +82,9 @@ def item_name(item: OrderItem, variants: Mapping[str, str]) -> str:
     """ "Matcha Bowl (Chawan) - Ash Glaze": the variant from the catalog by SKU, written the way
     Shopify names a line item, so "which colour did I get?" has an answer."""
     label = variants.get(item.sku, "") if item.sku else ""
-    return f"{item.title} - {label}" if label and label.lower() not in item.title.lower() else item.title
+    # "L" is in "Cloudburst 3L Storm Jacket" as letters, not as the size: whole words only.
+    named = label and re.search(rf"(?<!\w){re.escape(label)}(?!\w)", item.title, re.I)
+    return f"{item.title} - {label}" if label and not named else item.title
 
 
 def order_fact(order: Order, currency: str, variants: Mapping[str, str] | None = None) -> Fact:
@@ -175,8 +177,8 @@ def passage_sentences(text: str, most: int = 3) -> str:
     """The first sentences of a passage, as one line (list markers and line breaks gone); a
     table counts as one, written out a sentence per row."""
     parts: list[str] = []
-    for block in blocks(strip_instructions(text)):
-        parts += [block.text()] if isinstance(block, Table) else [s for s in _sentences(block) if s]
+    for block in blocks(text):  # tables first: cleaning joins lines, and a table is lines
+        parts += [block.text()] if isinstance(block, Table) else [s for s in _sentences(strip_instructions(block)) if s]
     return " ".join(parts[:most]).lstrip("- ")
 
 

@@ -61,8 +61,14 @@ _WANTS = re.compile(
 _MY_ORDER = re.compile(r"\b(my|our)\s+(\w+\s+)?(order|package|parcel|purchase|delivery|refund)|\border\s*#?\d", re.I)
 # "which colour did I get?", "what was in it?": a question about what the shopper bought.
 _OWN_PURCHASE = re.compile(r"\bdid (i|we) (get|order|buy|receive|pay for)\b|\bwhat was in\b", re.I)
-# "Where is my order?", "when will it get here?": the tracking number is the answer.
-_WHEREABOUTS = re.compile(r"\b(where|when|track(ing)?|get here|arrive|on (its|the) way)\b", re.I)
+# "Where is my order?", "when will it get here?": the tracking number is the answer. Not
+# "where do I send the return?" nor "when will I get my refund?".
+_WHEREABOUTS = re.compile(
+    r"\bwhere('s| is| are)\b|\btrack(ing)?\b|\bget here\b|\barriv(e|es|ing)\b|\bon (its|the) way\b|"
+    r"\bwhen (will|does|do|should|is)\b[^.!?]*\b(come|deliver(ed)?|ship(ped)?|be here)\b",
+    re.I,
+)
+_RETURNS = re.compile(r"\b(return|refund|send (it |them )?back|exchange)", re.I)
 _ORDER_INTENTS = {"order_status", "complaint", "returns_refund"}
 _NOT_ABOUT_PRODUCTS = {"out_of_scope", "payment", "account", "greeting_thanks", "feedback"}
 _PRODUCT_INTENTS = {"product_question", "recommendation", "returns_refund", "complaint", "shipping"}
@@ -296,9 +302,10 @@ class ShopKnowledge:
             and named_products(message, shop.offered)
         ):
             intent = "product_question"
-        if _OWN_PURCHASE.search(message):
-            # Whatever the heads make of "which bowl colour did I get?" (a pick, with "which"),
-            # it asks about an order: the one the shopper proved, or the question for its number.
+        if intent in ("recommendation", "product_question") and _OWN_PURCHASE.search(message):
+            # "which bowl colour did I get?" reads as a pick (with "which") or a product
+            # question; it asks about an order: the one the shopper proved, or the question for
+            # its number. ("Why did I get charged twice?" stays what the heads made of it.)
             intent = "order_status"
         if intent == "out_of_scope":
             return Grounding(
@@ -336,7 +343,7 @@ class ShopKnowledge:
             # ("we ship worldwide" mentions "shipped" too).
             keys.append(order.order_id)
             slots.update(order_slots(order, currency, index.variants))
-            if order.tracking and "tracking" in slots and _WHEREABOUTS.search(message):
+            if order.tracking and "tracking" in slots and _WHEREABOUTS.search(message) and not _RETURNS.search(message):
                 required.append(order.tracking)
             answer.append(self._order_answer(slots))
         elif intent == "order_status" and (_MY_ORDER.search(message) or _OWN_PURCHASE.search(message)):
@@ -427,7 +434,9 @@ class ShopKnowledge:
                 slots["policy"] = " ".join(part.text for part in parts)
                 # A policy answer names something specific from the policy (30 days, $7.00,
                 # PayPal); one that names nothing only talked around the question.
-                keys += [found for part in parts for found in specifics(part.text)]
+                # The first passage's figures, or when it has none ("Items must be unused ..."),
+                # the others': a reply that gives only the contact details said none of them.
+                keys += specifics(parts[0].text) or [found for part in parts[1:] for found in specifics(part.text)]
 
         if intent in ("human_agent", "complaint") or (understanding and understanding.sentiment == "negative"):
             facts.append(contact_fact(profile))

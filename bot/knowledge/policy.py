@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from bot.knowledge.facts import asks_price, passage_sentences, states_money
 from bot.knowledge.passages import Passage
 from bot.knowledge.retrieval import Query
-from bot.knowledge.tables import TableRows
+from bot.knowledge.tables import TableRows, tokens
 from bot.understanding.encoder import SentenceEncoder
 
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s*")
+_PRICE_TOKENS = tokens("price prices cost costs fee fees cheap cheaper cheapest how much sale offer pay")
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,19 @@ class PolicyPart:
 
 def _reference(heading: str) -> re.Pattern[str] | None:
     """How a passage points to this heading: 'see the taste promise below', 'see the returns
-    page: "Arrived broken"'. Only headings of two words or more: "Shipping" alone is
-    mentioned everywhere without being pointed to."""
+    page: "Arrived broken"'. Only headings of two words or more ("Shipping" alone is mentioned
+    everywhere without being pointed to), and only after "see the" or "see our" or in quotes:
+    "you will see free shipping at checkout" points nowhere."""
     name = _NUMBERED.sub("", heading).strip().rstrip("?").lower()
     if len(name.split()) < 2:
         return None
-    phrase = re.escape(name).replace(r"\ ", r"\s+")
-    return re.compile(rf"\bsee\b[^.()]{{0,40}}?\b{phrase}\b|[\"“]{phrase}[\"”]", re.I)
+    phrase = r"\s+".join(re.escape(word) for word in name.split())
+    return re.compile(rf"\bsee\s+(?:the|our)\s+(?:[\w-]+\s+){{0,4}}?{phrase}(?!\w)|[\"“]{phrase}[\"”]", re.I)
+
+
+def _topic(text: str) -> set[str]:
+    """The words of a question that say what it is about, not that it asks a price."""
+    return tokens(text) - _PRICE_TOKENS
 
 
 class PolicyAnswers:
@@ -52,21 +59,36 @@ class PolicyAnswers:
         table rows the question names; then a passage either of them points to."""
         chosen = list(ranked[:2])
         if asks_price(query.text) and not any(states_money(passage_sentences(p.text)) for p in chosen):
-            priced = next((p for p in ranked[2:] if states_money(passage_sentences(p.text))), None)
+            # A passage with a price that is about what was asked ("Canada": the Canada rates),
+            # not any price (gift wrapping for "is there a restocking fee?").
+            topic = _topic(query.text)
+            priced = next(
+                (
+                    p
+                    for p in ranked[2:]
+                    if states_money(passage_sentences(p.text)) and topic & tokens(f"{p.heading} {p.text}")
+                ),
+                None,
+            )
             if priced is not None:
                 chosen[1:] = [priced]
         parts = [PolicyPart(p, passage_sentences(p.text)) for p in chosen]
         rows = self._rows.match(query, ranked)
         if rows is not None:
-            # The rows replace their own passage's text, or else the second passage: what the
-            # question names comes before a near miss.
+            # The rows replace their own passage's text, or come after the two best: a row
+            # matched by a word in passing ("Are socks final sale?" -> "Socks: warranty 1 year")
+            # must not push out the passage that answers.
             row_part = PolicyPart(rows.passage, rows.text())
-            at = next((i for i, part in enumerate(parts) if part.passage is rows.passage), 1)
+            at = next((i for i, part in enumerate(parts) if part.passage is rows.passage), len(parts))
             parts[at : at + 1] = [row_part]
         for part in list(parts):
-            for passage, reference in self._references:
+            for passage in self.pointed_to(part.text):
                 if len(parts) >= most:
                     return parts
-                if all(p.passage is not passage for p in parts) and reference.search(part.text):
+                if all(p.passage is not passage for p in parts):
                     parts.insert(parts.index(part) + 1, PolicyPart(passage, passage_sentences(passage.text)))
         return parts
+
+    def pointed_to(self, text: str) -> list[Passage]:
+        """The passages `text` refers the reader to ("see the taste promise below")."""
+        return [passage for passage, reference in self._references if reference.search(text)]

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.guard import strip_instructions
 from bot.knowledge.passages import Passage
 from bot.knowledge.retrieval import STEMMER, Query
 from bot.understanding.encoder import SentenceEncoder, Vectors
 
-_ROW = re.compile(r"^\s*\|(.*)\|\s*$")
-_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+_PIPE = re.compile(r"(?<!\\)\|")  # a cell border; "\|" is a pipe inside a cell
+_RULE_CELL = re.compile(r":?-+:?")
+_FENCE = "```"
 _TOKEN = re.compile(r"[a-z0-9]+")
 # Words that say nothing about which row is meant.
 _STOP = {
@@ -33,7 +35,7 @@ _STOP = {
 }  # fmt: skip
 # A clause of a passage: what "Zone 1: Austria, Belgium, ..." is cut from. A line break inside
 # a paragraph is only wrapping; one before a list item or a table row ends a clause.
-_WRAP = re.compile(r"\n(?!\s*[-*|]|\s*\n)")
+_WRAP = re.compile(r"\n(?![ \t]*[-*|\n])")
 _CLAUSE = re.compile(r"[;\n]|(?<=[.!?])\s+")
 # Meaning alone picks a row only when it clearly beats the others (measured on the demo
 # warranty table: the row asked about scores 0.31-0.56 and leads the next by 0.1 or more;
@@ -54,29 +56,45 @@ class Table:
 
     def sentence(self, row: Sequence[str]) -> str:
         """ "Zone 1: service DHL Paket International, delivery time 2-4 working days, price €7.90." """
-        pairs = [
-            f"{name.lower()} {cell}" if name else cell for name, cell in zip(self.header[1:], row[1:], strict=False)
-        ]
-        return f"{row[0]}: {', '.join(pairs)}." if pairs else f"{row[0]}."
+        names = [*self.header[1:], *[""] * max(0, len(row) - len(self.header))]  # a ragged row keeps its cells
+        pairs = [f"{name.lower()} {cell}" if name else cell for name, cell in zip(names, row[1:], strict=False) if cell]
+        said = ", ".join(pairs)
+        if not row[0]:
+            return f"{said}." if said else ""
+        return f"{row[0]}: {said}." if said else f"{row[0]}."
 
     def text(self, rows: Sequence[tuple[str, ...]] | None = None) -> str:
-        return " ".join(self.sentence(row) for row in (self.rows if rows is None else rows))
+        return " ".join(filter(None, (self.sentence(row) for row in (self.rows if rows is None else rows))))
 
 
 def _cells(line: str) -> tuple[str, ...] | None:
-    found = _ROW.match(line)
-    return tuple(cell.strip() for cell in found.group(1).split("|")) if found else None
+    """The cells of a table line ("| a | b |"), each cleaned of anything addressed to the
+    assistant (a cell is shop data like any sentence); None for any other line."""
+    line = line.strip()
+    if len(line) < 2 or not line.startswith("|") or not line.endswith("|") or line.endswith("\\|"):
+        return None
+    return tuple(strip_instructions(cell.strip().replace("\\|", "|")) for cell in _PIPE.split(line[1:-1]))
+
+
+def _is_rule(line: str) -> bool:
+    """ "|---|:--:|" under a table's header. Checked cell by cell: one pattern over the whole
+    line backtracks badly on long runs of spaces."""
+    cells = _PIPE.split(line.strip().strip("|"))
+    return "-" in line and all(_RULE_CELL.fullmatch(cell.strip()) for cell in cells)
 
 
 def blocks(text: str) -> Iterator[str | Table]:
     """The passage's prose and tables in order: a table is a header row, a rule row of dashes
-    and the rows under it."""
+    and the rows under it (not inside a ``` fence, where it is an example, not a table)."""
     lines = text.splitlines()
     prose: list[str] = []
+    fenced = False
     i = 0
     while i < len(lines):
-        header = _cells(lines[i])
-        if header is not None and i + 1 < len(lines) and _RULE.match(lines[i + 1]):
+        if lines[i].strip().startswith(_FENCE):
+            fenced = not fenced
+        header = None if fenced else _cells(lines[i])
+        if header is not None and i + 1 < len(lines) and _is_rule(lines[i + 1]):
             rows = []
             i += 2
             while i < len(lines) and (cells := _cells(lines[i])) is not None:
@@ -91,6 +109,13 @@ def blocks(text: str) -> Iterator[str | Table]:
         i += 1
     if prose:
         yield "\n".join(prose)
+
+
+def _named(key: set[str], asked: set[str]) -> int:
+    """How many words of a row's first cell the question uses; a number alone names no row
+    ("2 bags of tea" is not "Zone 2")."""
+    hit = key & asked
+    return len(hit) if any(not word.isdigit() for word in hit) else 0
 
 
 def tables(text: str) -> list[Table]:
@@ -114,8 +139,8 @@ class TableRows:
     question: their first cells' words, their first cells' vectors, and the shop's clauses."""
 
     def __init__(self, passages: Sequence[Passage], encoder: SentenceEncoder | None = None) -> None:
-        self._tables = {id(p): tables(p.text) for p in passages}
-        prose = [block for p in passages for block in blocks(p.text) if isinstance(block, str)]
+        self._tables = {p: tables(p.text) for p in passages}
+        prose = [strip_instructions(block) for p in passages for block in blocks(p.text) if isinstance(block, str)]
         self._clauses = [c.strip() for text in prose for c in _CLAUSE.split(_WRAP.sub(" ", text)) if c.strip()]
         self._clause_tokens = [tokens(c) for c in self._clauses]
         keys = sorted({row[0] for found in self._tables.values() for table in found for row in table.rows})
@@ -131,7 +156,7 @@ class TableRows:
         asked = tokens(query.text)
         best: tuple[int, RowMatch] | None = None
         for passage in candidates:
-            for table in self._tables.get(id(passage), []):
+            for table in self._tables.get(passage, []):
                 found = self._by_words(asked, passage, table)
                 if found and (best is None or found[0] > best[0]):
                     best = found
@@ -140,7 +165,7 @@ class TableRows:
         if query.vector is None:
             return None
         for passage in candidates[:dense_within]:
-            for table in self._tables.get(id(passage), []):
+            for table in self._tables.get(passage, []):
                 found_row = self._by_meaning(query.vector, passage, table)
                 if found_row is not None:
                     return found_row
@@ -148,7 +173,7 @@ class TableRows:
 
     def _by_words(self, asked: set[str], passage: Passage, table: Table) -> tuple[int, RowMatch] | None:
         keys = {row[0]: tokens(row[0]) for row in table.rows}
-        named = {key: len(words & asked) for key, words in keys.items()}
+        named = {key: _named(words, asked) for key, words in keys.items()}
         top = max(named.values(), default=0)
         if top:
             chosen = {key for key, count in named.items() if count == top}
@@ -158,7 +183,7 @@ class TableRows:
         # "Zone 1: Austria, Belgium, ...". Only words few clauses use ("delivery" is in many).
         table_words = set().union(*keys.values())
         via: dict[str, str] = {}
-        for word in asked - table_words:
+        for word in {t for t in asked - table_words if not t.isdigit()}:
             holding = [i for i, clause in enumerate(self._clause_tokens) if word in clause]
             if not 0 < len(holding) <= 2:
                 continue
