@@ -14,7 +14,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -240,7 +240,11 @@ def create_app(
     sessions: SessionTokens,
     metrics: Metrics,
     shop_name: Callable[[], str] = lambda: DEMO_NAME,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
+    """The web app; `extra_routes` are other channels' endpoints served beside it (the
+    Telegram webhook)."""
+
     async def websocket(ws: WebSocket) -> None:
         if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins):
             log.warning("websocket from origin %r refused", ws.headers.get("origin"))
@@ -297,5 +301,6 @@ def create_app(
             Route("/metrics", metrics_endpoint),
             WebSocketRoute("/ws", websocket),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+            *extra_routes,
         ]
     )

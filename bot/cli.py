@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ShopbotError
+from bot.errors import ConfigError, ShopbotError
 from bot.knowledge.shop import DEMO_SHOP
 from bot.messages import Address, Inbound, Reply
-from bot.runtime import open_runtime
 from bot.settings import DEFAULT_SYSTEM_PROMPT, Settings, load_settings
-from bot.understanding import DEFAULT_HEADS_DIR
 
 DEFAULT_DATASETS = Path("../shared/datasets")
 DEFAULT_BITEXT = DEFAULT_DATASETS / "bitext-customer-support/Bitext_Sample_Customer_Support_Training_Dataset.csv"
@@ -57,9 +56,20 @@ async def _serve(settings: Settings) -> None:
 
     from adapters.web import RedactTokens, create_app
     from adapters.web_sessions import SessionTokens, secret_from_data_dir
+    from bot.runtime import open_runtime
 
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings) as runtime, contextlib.AsyncExitStack() as channels:
         web = settings.web
+        extra_routes = []
+        polling: asyncio.Task[None] | None = None
+        if settings.telegram.token is not None:
+            from adapters.telegram import telegram_channel
+
+            telegram = await channels.enter_async_context(telegram_channel(runtime.engine, settings.telegram))
+            if settings.telegram.mode == "webhook":
+                extra_routes.append(telegram.webhook_route())
+            else:
+                polling = asyncio.create_task(telegram.poll())
         secret = (
             web.session_secret.get_secret_value() if web.session_secret else secret_from_data_dir(settings.data_dir)
         )
@@ -69,6 +79,7 @@ async def _serve(settings: Settings) -> None:
             sessions=SessionTokens(secret, ttl_s=web.session_ttl_days * 86_400),
             metrics=runtime.metrics,
             shop_name=lambda: runtime.knowledge.shop.profile.name,
+            extra_routes=extra_routes,
         )
         config = uvicorn.Config(
             app,
@@ -93,14 +104,38 @@ async def _serve(settings: Settings) -> None:
                 else runtime.redis_url
             )
             print(f"shopbot: model {runtime.llm.name}; Redis {redis_where}", flush=True)
+            if settings.telegram.token is not None:
+                where = f"webhook at {settings.telegram.webhook_path}" if polling is None else "long polling"
+                print(f"shopbot: Telegram bot on, {where}", flush=True)
             print(f"shopbot: demo storefront at http://{host}:{port}/  (Ctrl+C stops)", flush=True)
-        await task
+        try:
+            await task
+        finally:
+            if polling is not None:
+                polling.cancel()
+                await asyncio.gather(polling, return_exceptions=True)
+
+
+async def _set_webhook(settings: Settings, url: str) -> str:
+    from adapters.telegram import create_bot, set_webhook
+
+    if settings.telegram.webhook_secret is None:
+        raise ConfigError("SHOPBOT_TELEGRAM__WEBHOOK_SECRET must be set: Telegram sends it with every update")
+    if not url.startswith("https://"):
+        raise ConfigError(f"{url!r}: Telegram only calls https:// webhooks")
+    bot = create_bot(settings.telegram)
+    try:
+        return await set_webhook(bot, url, settings.telegram.webhook_secret.get_secret_value())
+    finally:
+        await bot.session.close()
 
 
 # -- chat -----------------------------------------------------------------------------------
 
 
 async def _chat(settings: Settings, user: str) -> None:
+    from bot.runtime import open_runtime
+
     async with open_runtime(settings) as runtime:
         engine = runtime.engine
         for message in await engine.history("cli", user, 10):
@@ -178,14 +213,16 @@ def _train(args: argparse.Namespace) -> None:
 def _train_understanding(args: argparse.Namespace) -> None:
     from bot.knowledge.shop import load_shop
     from bot.training.understanding import UnderstandingData, train_understanding
+    from bot.understanding import DEFAULT_HEADS_DIR
     from bot.understanding.encoder import SentenceEncoder
 
     shop = load_shop(args.store)
     data = UnderstandingData(args.datasets, shop.offered, seed=args.seed, limit=args.limit).build()
     encoder = SentenceEncoder.load(args.encoder, layers=args.layers)
-    report = train_understanding(data, encoder, args.out, progress=lambda line: print(line, flush=True))
+    out = args.out or DEFAULT_HEADS_DIR
+    report = train_understanding(data, encoder, out, progress=lambda line: print(line, flush=True))
     print("\n".join(report.lines()))
-    print(f"saved the intent and sentiment heads to {args.out} ({report.seconds:.0f} s)")
+    print(f"saved the intent and sentiment heads to {out} ({report.seconds:.0f} s)")
 
 
 # -- import ---------------------------------------------------------------------------------
@@ -238,6 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, help="port to listen on (SHOPBOT_WEB__PORT, default 8000; 0 picks a free one)"
     )
     runtime_options(serve)
+
+    telegram = commands.add_parser("telegram", help="Telegram set-up: register the webhook (once, at deploy time)")
+    telegram_commands = telegram.add_subparsers(dest="telegram", required=True, help="what to set up")
+    hook = telegram_commands.add_parser(
+        "set-webhook",
+        help="point Telegram at URL (checks getWebhookInfo first; the secret is SHOPBOT_TELEGRAM__WEBHOOK_SECRET)",
+    )
+    hook.add_argument("url", help="the public https:// URL of SHOPBOT_TELEGRAM__WEBHOOK_PATH on this server")
 
     chat = commands.add_parser("chat", help="talk to the assistant in this terminal, with the same history store")
     chat.add_argument(
@@ -309,7 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", type=Path, default=DEMO_SHOP, help="store folder whose catalog phrases product questions"
     )
     heads.add_argument(
-        "--out", type=Path, default=DEFAULT_HEADS_DIR, help="folder to save the heads in (default: %(default)s)"
+        "--out",
+        type=Path,
+        default=None,
+        help="folder to save the heads in (default: the shipped heads, bot/models/understanding)",
     )
     heads.add_argument("--layers", type=int, default=3, help="encoder layers to use (default: %(default)s)")
     heads.add_argument("--encoder", type=Path, default=None, help="encoder folder (default: the packaged MiniLM)")
@@ -406,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_serve(settings))
         elif args.command == "chat":
             asyncio.run(_chat(settings, args.user))
+        elif args.command == "telegram":
+            if settings.telegram.token is None:
+                raise ConfigError("SHOPBOT_TELEGRAM__TOKEN is not set")
+            print(asyncio.run(_set_webhook(settings, args.url)))
         elif args.command == "bench" and args.bench == "engine":
             from bot.bench import run_engine_bench
 

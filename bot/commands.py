@@ -1,8 +1,9 @@
-"""The commands a shopper can type on any channel: /start, /help, /reset, /forget, /cancel."""
+"""The commands a shopper can type on any channel: /start, /help, /reset, /forget, /cancel
+(and /human, which the engine answers with a hand-over)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.messages import Flag, QuickReply, Reply
@@ -14,6 +15,7 @@ HELP = (
     "I can answer questions about our products, orders, shipping and returns. Commands:\n"
     "/reset - start a fresh conversation\n"
     "/forget - delete everything I know about you\n"
+    "/human - ask for a person from our team\n"
     "/help - this list"
 )
 
@@ -42,14 +44,16 @@ def _reply(
 
 
 class Commands:
-    def __init__(self, store: Store, *, confirm_ttl_s: int = 300) -> None:
+    def __init__(self, store: Store, *, confirm_ttl_s: int = 300, shop_name: Callable[[], str] | None = None) -> None:
         self._store = store
         self._confirm_ttl = confirm_ttl_s
+        self._shop_name = shop_name
 
     async def run(self, command: Command, customer_id: str) -> Reply:
         match command.name:
             case "start":
-                return _reply(customer_id, "Hello! I'm the shop's assistant. " + HELP)
+                name = self._shop_name() if self._shop_name else "the shop"
+                return _reply(customer_id, f"Hello! I'm {name}'s assistant. " + HELP)
             case "help":
                 return _reply(customer_id, HELP)
             case "reset":

@@ -81,7 +81,7 @@ class Engine:
         self._metrics = metrics
         self._knowledge = knowledge
         self._understander = understander
-        self._commands = Commands(store)
+        self._commands = Commands(store, shop_name=(lambda: knowledge.shop_name) if knowledge else None)
         self._guard = Guard(settings.system_prompt, settings.canary)
 
     @property
@@ -166,6 +166,12 @@ class Engine:
     ) -> AsyncGenerator[ReplyEvent, None]:
         customer_id = ticket.customer_id
         command = parse_command(text)
+        if command is not None and command.name == "human":
+            handed = await self._hand_over(ticket, inbound, text, "asked_for_person", None)
+            reply = Reply(text=handed, customer_id=customer_id, flags={"command", "handed_over"})
+            await self._store.settle(ticket, self._settings.dedup_ttl_s)
+            yield reply
+            return
         if command is not None:
             reply = await self._commands.run(command, customer_id)
             await self._store.settle(ticket, self._settings.dedup_ttl_s)

@@ -7,6 +7,7 @@ Environment variables carry the prefix SHOPBOT_ and nest with a double underscor
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -123,6 +124,34 @@ class WebSettings(BaseModel):
         return [origin.rstrip("/") for origin in value]
 
 
+class TelegramSettings(BaseModel):
+    token: SecretStr | None = Field(None, description="the bot's token from @BotFather; unset: no Telegram")
+    api_url: str = Field("https://api.telegram.org", description="the Bot API server (a self-hosted one, a test fake)")
+    mode: Literal["polling", "webhook"] = Field("polling", description="how updates arrive")
+    webhook_path: str = Field("/telegram/webhook", pattern=r"^/[A-Za-z0-9/_.-]{0,200}$")
+    webhook_secret: SecretStr | None = Field(
+        None, description="sent by Telegram in X-Telegram-Bot-Api-Secret-Token; required in webhook mode"
+    )
+    messages_per_second: float = Field(30, gt=0, description="all sends of the bot together")
+    chat_interval_s: float = Field(1.0, ge=0, description="least time between two sends to one chat")
+    retries: int = Field(5, ge=0, le=20, description="retries of a send after a network error or a 5xx")
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's own rule for secret_token.
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -142,6 +171,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = EngineSettings()
     llm: LlmSettings = LlmSettings()
     web: WebSettings = WebSettings()
+    telegram: TelegramSettings = TelegramSettings()
 
     @field_validator("redis_url")
     @classmethod

@@ -20,6 +20,8 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from bot.cli import build_parser, main
+from tests.fake_telegram import TOKEN as TELEGRAM_TOKEN
+from tests.fake_telegram import FakeBotApi, bot_api_in_thread
 
 SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 
@@ -197,3 +199,31 @@ def test_bench_retrieval_compares_the_rankings_side_by_side(tmp_path: Path) -> N
     rows_out = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()[2:]}
     assert set(rows_out) == {"bm25", "dense", "fused"}, done.stdout
     assert rows_out["fused"] == ["1.00", "1.00"], done.stdout
+
+
+def test_serve_answers_on_telegram_and_the_webhook_is_set_once(tmp_path: Path) -> None:
+    api = FakeBotApi()
+    with bot_api_in_thread(api) as api_url:
+        env = clean_env(
+            SHOPBOT_DATA_DIR=str(tmp_path / "data"),
+            SHOPBOT_STORE_DIR=str(KETTLE),
+            SHOPBOT_TELEGRAM__TOKEN=TELEGRAM_TOKEN,
+            SHOPBOT_TELEGRAM__API_URL=api_url,
+        )
+        server_log: list[str] = []
+        with serving(env, log=server_log):
+            api.push(message=api.message(7001, "How much is the Cast-Iron Tetsubin 800 ml?"))
+            deadline = time.monotonic() + 60
+            while not any("€89.00" in text for text in api.sent(7001)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert any("€89.00" in text for text in api.sent(7001)), api.calls[-5:]
+        assert "Telegram bot on, long polling" in server_log[0]
+        assert TELEGRAM_TOKEN not in server_log[0], "the token never reaches a log line"
+
+        hook = [SHOPBOT, "telegram", "set-webhook", "https://shop.example/telegram/webhook"]
+        env["SHOPBOT_TELEGRAM__WEBHOOK_SECRET"] = "a-secret_1"
+        first = subprocess.run(hook, env=env, capture_output=True, text=True, timeout=60)
+        second = subprocess.run(hook, env=env, capture_output=True, text=True, timeout=60)
+        assert first.returncode == 0 and first.stdout.startswith("webhook set to"), first
+        assert second.returncode == 0 and second.stdout.startswith("the webhook is already"), second
+        assert len(api.of("setWebhook")) == 1

@@ -63,3 +63,8 @@ class Knowledge(Protocol):
     def handover_message(self, reason: HandOverReason) -> str:
         """What the shopper is told when a person takes over: when, and how else to reach the shop."""
         ...
+
+    @property
+    def shop_name(self) -> str:
+        """The shop's name, for greetings."""
+        ...

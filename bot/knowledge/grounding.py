@@ -241,6 +241,10 @@ class ShopKnowledge:
     def shop(self) -> Shop:
         return self._index.shop
 
+    @property
+    def shop_name(self) -> str:
+        return self._index.shop.profile.name
+
     def handover_message(self, reason: HandOverReason, now: datetime | None = None) -> str:
         profile = self.shop.profile
         text = "I'm sorry about this. " if reason == "negative_sentiment" else ""

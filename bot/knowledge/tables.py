@@ -15,13 +15,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import Stemmer
 
 from bot.guard import strip_instructions
 from bot.knowledge.passages import Passage
-from bot.knowledge.retrieval import STEMMER, Query
-from bot.understanding.encoder import SentenceEncoder, Vectors
+
+if TYPE_CHECKING:  # facts.py reads tables; it must not pull in torch with the encoder
+    from bot.knowledge.retrieval import Query
+    from bot.understanding.encoder import SentenceEncoder, Vectors
+
+STEMMER = Stemmer.Stemmer("english")  # as retrieval stems
 
 _PIPE = re.compile(r"(?<!\\)\|")  # a cell border; "\|" is a pipe inside a cell
 _RULE_CELL = re.compile(r":?-+:?")

@@ -1,0 +1,223 @@
+"""A Telegram Bot API server for tests (aiohttp, 127.0.0.1, port 0). It records every call with
+its time, hands queued updates to getUpdates, checks HTML text the way Telegram does (a stray
+"<" or "&" is "can't parse entities"), keeps each message's text through its edits, and fails
+on request: a 429 with `retry_after`, a 500, or a dropped connection."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import html
+import json
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token_for-the-fake"
+_TAG = re.compile(r"</?(b|strong|i|em|u|ins|s|strike|del|span|tg-spoiler|a|code|pre|blockquote)(\s[^<>]*)?>")
+_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+
+
+def parses_as_html(text: str) -> bool:
+    rest = _ENTITY.sub("", _TAG.sub("", text))
+    return "<" not in rest and ">" not in rest and "&" not in rest
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+
+
+@dataclass
+class FakeBotApi:
+    calls: list[Call] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    # (method, kind, argument): "429" with retry_after seconds, "500", or "drop"
+    failures: list[tuple[str, str, int]] = field(default_factory=list)
+    texts: dict[int, str] = field(default_factory=dict)  # message_id -> its text now
+    chats: dict[int, int] = field(default_factory=dict)  # message_id -> chat
+    webhook_url: str = ""
+    failed: list[Call] = field(default_factory=list)
+    _update_id: int = 1000
+    _message_id: int = 1
+
+    # -- what tests put in ---------------------------------------------------------------
+
+    def push(self, **payload: Any) -> dict[str, Any]:
+        self._update_id += 1
+        update = {"update_id": self._update_id, **payload}
+        self.updates.append(update)
+        return update
+
+    def message(
+        self, chat_id: int, text: str | None = None, *, chat_type: str = "private", **extra: Any
+    ) -> dict[str, Any]:
+        self._message_id += 1
+        message: dict[str, Any] = {
+            "message_id": self._message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": chat_type},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "Ana", "language_code": "en"},
+            **extra,
+        }
+        if text is not None:
+            message["text"] = text
+        return message
+
+    # -- what tests read -----------------------------------------------------------------
+
+    def sent(self, chat_id: int) -> list[str]:
+        """The chat's messages as the shopper sees them now (edits applied), oldest first."""
+        return [text for mid, text in sorted(self.texts.items()) if self.chats.get(mid) == chat_id]
+
+    def of(self, method: str, chat_id: int | None = None) -> list[Call]:
+        return [
+            c for c in self.calls if c.method == method and (chat_id is None or int(c.params["chat_id"]) == chat_id)
+        ]
+
+    async def wait_for(self, check: Any, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; calls: {[(c.method, c.params) for c in self.calls][-10:]}")
+            await asyncio.sleep(0.02)
+
+    # -- the server ----------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != TOKEN:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        form = await request.post()
+        params: dict[str, Any] = {key: value for key, value in form.items() if isinstance(value, str)}
+        call = Call(method, params, time.monotonic())
+        if self.failures and self.failures[0][0] == method:
+            _, kind, argument = self.failures.pop(0)
+            self.failed.append(call)
+            if kind == "429":
+                return web.json_response(
+                    {
+                        "ok": False,
+                        "error_code": 429,
+                        "description": f"Too Many Requests: retry after {argument}",
+                        "parameters": {"retry_after": argument},
+                    },
+                    status=429,
+                )
+            if kind == "drop":
+                assert request.transport is not None
+                request.transport.close()
+                raise ConnectionResetError("dropped on purpose")
+            return web.json_response(
+                {"ok": False, "error_code": 500, "description": "Internal Server Error"}, status=500
+            )
+        self.calls.append(call)
+        return await self._answer(method, params)
+
+    async def _answer(self, method: str, params: dict[str, Any]) -> web.Response:
+        def ok(result: Any) -> web.Response:
+            return web.json_response({"ok": True, "result": result})
+
+        def bad(description: str) -> web.Response:
+            return web.json_response(
+                {"ok": False, "error_code": 400, "description": f"Bad Request: {description}"}, status=400
+            )
+
+        match method:
+            case "getMe":
+                return ok({"id": 42, "is_bot": True, "first_name": "Shop", "username": "shop_bot"})
+            case "getUpdates":
+                offset = int(params.get("offset", 0) or 0)
+                waiting = [u for u in self.updates if u["update_id"] >= offset]
+                if not waiting:
+                    await asyncio.sleep(0.05)
+                return ok(waiting)
+            case "deleteWebhook":
+                self.webhook_url = ""
+                return ok(True)
+            case "getWebhookInfo":
+                return ok({"url": self.webhook_url, "has_custom_certificate": False, "pending_update_count": 0})
+            case "setWebhook":
+                self.webhook_url = params["url"]
+                return ok(True)
+            case "sendChatAction" | "answerCallbackQuery":
+                return ok(True)
+            case "sendMessage" | "editMessageText":
+                text = params.get("text", "")
+                if params.get("parse_mode") == "HTML" and not parses_as_html(text):
+                    return bad("can't parse entities: unsupported start tag or unescaped character")
+                shown = html.unescape(re.sub(r"<[^>]+>", "", text)) if params.get("parse_mode") == "HTML" else text
+                if len(shown) > 4096:
+                    return bad("message is too long")
+                chat_id = int(params["chat_id"])
+                if method == "sendMessage":
+                    self._message_id += 1
+                    message_id = self._message_id
+                else:
+                    message_id = int(params["message_id"])
+                    if self.texts.get(message_id) == shown and "reply_markup" not in params:
+                        return bad("message is not modified")
+                self.texts[message_id], self.chats[message_id] = shown, chat_id
+                result = {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": {"id": chat_id, "type": "private"},
+                    "text": shown,
+                }
+                if "reply_markup" in params:
+                    result["reply_markup"] = json.loads(params["reply_markup"])
+                return ok(result)
+        return bad(f"method {method} is not faked")
+
+
+@asynccontextmanager
+async def serve_bot_api(api: FakeBotApi) -> AsyncIterator[str]:
+    """Yields the base URL to give as SHOPBOT_TELEGRAM__API_URL."""
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", api.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@contextmanager
+def bot_api_in_thread(api: FakeBotApi) -> Iterator[str]:
+    """The fake on its own event loop in a thread, for a `shopbot` subprocess to talk to."""
+    loop = asyncio.new_event_loop()
+    ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+
+    async def run(stop: asyncio.Event) -> None:
+        async with serve_bot_api(api) as url:
+            ready.set_result(url)
+            await stop.wait()
+
+    stop_holder: list[asyncio.Event] = []
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+        stop = asyncio.Event()
+        stop_holder.append(stop)
+        loop.run_until_complete(run(stop))
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    try:
+        yield ready.result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(stop_holder[0].set)
+        thread.join(timeout=10)
+        loop.close()

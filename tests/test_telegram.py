@@ -1,0 +1,277 @@
+"""The Telegram channel: the real aiogram Bot and Dispatcher against a fake Bot API server
+(tests/fake_telegram.py, real HTTP on port 0), the real engine on real Redis with the demo
+shop, and a model behind a fake OpenAI-compatible server that says what each test scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from aiogram.types import Update
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+
+from adapters.telegram import NOT_TEXT, SECRET_HEADER, TelegramChannel, create_bot, set_webhook
+from adapters.telegram_text import split
+from bot.engine import Engine
+from bot.knowledge.grounding import ShopKnowledge
+from bot.knowledge.shop import DEMO_SHOP, load_shop
+from bot.llm.remote import RemoteModel
+from bot.metrics import Metrics
+from bot.settings import EngineSettings, TelegramSettings
+from bot.store import Store
+from bot.understanding import Understander
+from tests.conftest import GREEDY
+from tests.fake_telegram import TOKEN, FakeBotApi, serve_bot_api
+from tests.servers import serve_asgi
+from tests.test_grounding import ScriptedModel
+
+SECRET = "s3cret_webhook-token"
+CHAT = 5001
+
+
+class SlowModel(ScriptedModel):
+    """Streams its words `delay` seconds apart, as a model writing on a CPU does."""
+
+    delay = 0.0
+
+    async def completions(self, request: Request) -> Response:
+        response = await super().completions(request)
+        if self.delay:
+            inner = response.body_iterator  # type: ignore[attr-defined]
+
+            async def slowly() -> Any:
+                async for chunk in inner:
+                    await asyncio.sleep(self.delay)
+                    yield chunk
+
+            response.body_iterator = slowly()  # type: ignore[attr-defined]
+        return response
+
+
+@dataclass
+class Rig:
+    api: FakeBotApi
+    model: SlowModel
+    channel: TelegramChannel
+    settings: TelegramSettings
+
+    def update(self, payload: dict[str, Any]) -> Update:
+        return Update.model_validate(payload, context={"bot": self.channel.bot})
+
+    async def say(self, text: str, chat: int = CHAT) -> dict[str, Any]:
+        update = self.api.push(message=self.api.message(chat, text))
+        await self.channel.feed(self.update(update))
+        await self.channel.idle()
+        return update
+
+
+@pytest.fixture(scope="module")
+def understander() -> Understander:
+    return Understander.load()
+
+
+@pytest.fixture
+async def rig(store: Store, understander: Understander) -> AsyncIterator[Rig]:
+    api, model = FakeBotApi(), SlowModel()
+    async with serve_bot_api(api) as api_url, serve_asgi(model.app) as model_url:
+        llm = RemoteModel(model_url + "/v1", model_name="scripted", context_window=8192)
+        engine = Engine(
+            store=store,
+            llm=llm,
+            settings=EngineSettings(),
+            generation=GREEDY,
+            metrics=Metrics(),
+            knowledge=ShopKnowledge(load_shop(DEMO_SHOP), store),
+            understander=understander,
+        )
+        settings = TelegramSettings(
+            token=TOKEN, api_url=api_url, chat_interval_s=0.2, webhook_secret=SECRET, mode="webhook"
+        )
+        channel = TelegramChannel(engine, create_bot(settings), settings)
+        try:
+            yield Rig(api, model, channel, settings)
+        finally:
+            await channel.close()
+            await llm.aclose()
+
+
+async def test_long_polling_answers_a_private_message(rig: Rig) -> None:
+    rig.model.says = "Hello! How can I help you today?"
+    polling = asyncio.create_task(rig.channel.poll())
+    try:
+        rig.api.push(message=rig.api.message(CHAT, "hi there"))
+        await rig.api.wait_for(lambda: rig.api.sent(CHAT) == ["Hello! How can I help you today?"])
+    finally:
+        polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
+    assert rig.api.of("sendChatAction", CHAT), "the shopper sees the bot typing"
+    assert rig.api.of("getUpdates") and rig.api.of("deleteWebhook")
+
+
+async def test_the_webhook_needs_its_secret_and_processes_nothing_without_it(rig: Rig) -> None:
+    rig.model.says = "Sure, happy to help."
+    app = Starlette(routes=[rig.channel.webhook_route()])
+    update = rig.api.push(message=rig.api.message(CHAT, "do you ship to Canada?"))
+    async with serve_asgi(app) as base, httpx.AsyncClient(base_url=base) as client:
+        path = rig.settings.webhook_path
+        assert (await client.post(path, json=update)).status_code == 401
+        assert (await client.post(path, json=update, headers={SECRET_HEADER: "wrong"})).status_code == 401
+        await rig.channel.idle()
+        assert not rig.api.of("sendMessage"), "a refused update is not processed"
+        bad = await client.post(path, content=b"{not json", headers={SECRET_HEADER: SECRET})
+        assert bad.status_code == 400
+        ok = await client.post(path, json=update, headers={SECRET_HEADER: SECRET})
+        assert ok.status_code == 200
+        await rig.channel.idle()
+    assert rig.api.sent(CHAT)[-1] != "" and len(rig.api.of("sendMessage", CHAT)) == 1
+
+
+async def test_an_update_delivered_twice_is_answered_once(rig: Rig) -> None:
+    rig.model.says = "We ship to the US, Canada and Mexico."
+    update = await rig.say("where do you ship?")
+    await rig.channel.feed(rig.update(update))
+    await rig.channel.idle()
+    assert rig.api.sent(CHAT) == ["We ship to the US, Canada and Mexico."]
+
+
+async def test_a_burst_from_one_shopper_is_answered_in_order(rig: Rig) -> None:
+    rig.model.says = "Noted."
+    for text in ("first question", "second question", "third question"):
+        update = rig.api.push(message=rig.api.message(CHAT, text))
+        await rig.channel.feed(rig.update(update))
+    await rig.channel.idle()
+    asked = [prompt[-1]["content"] for prompt in rig.model.prompts]
+    assert asked == ["first question", "second question", "third question"]
+    assert rig.api.sent(CHAT) == ["Noted."] * 3
+
+
+async def test_a_long_reply_is_split_at_sentences_and_nothing_is_lost(rig: Rig) -> None:
+    sentence = "Our Trail Bottle keeps water cold for a whole day of hiking in the sun. "
+    rig.model.says = (sentence * 80).strip()
+    await rig.say("tell me everything about the trail bottle")
+    sent = rig.api.sent(CHAT)
+    # The engine may swap the reply for the safe answer; either way nothing is over the limit,
+    # and every piece ends at a sentence.
+    assert all(len(piece) <= 4096 for piece in sent) and all(piece.endswith(".") for piece in sent), sent
+    if len(" ".join(sent)) > 4096:
+        assert len(sent) >= 2
+
+
+def test_split_cuts_at_paragraphs_then_sentences_then_words() -> None:
+    text = ("a" * 3000) + "\n\n" + ("b " * 1000)
+    assert [len(p) for p in split(text)] == [3000, len(("b " * 1000).strip())]
+    words = " ".join(["word"] * 2000)
+    pieces = split(words)
+    assert all(len(p) <= 4096 and not p.startswith(" ") for p in pieces) and " ".join(pieces) == words
+    assert split("x" * 5000) == ["x" * 4096, "x" * 904]  # a word longer than a message is cut
+
+
+async def test_product_names_with_html_characters_are_escaped(rig: Rig) -> None:
+    rig.model.says = "Our <Summit> mug & the tea_pot *deal*: see you soon."
+    await rig.say("hello")
+    assert rig.api.sent(CHAT) == ["Our <Summit> mug & the tea_pot *deal*: see you soon."]
+
+
+async def test_a_429_waits_exactly_retry_after(rig: Rig) -> None:
+    rig.model.says = "Thanks for waiting."
+    rig.api.failures.append(("sendMessage", "429", 1))
+    await rig.say("hi")
+    refused, sent = rig.api.failed[0], rig.api.of("sendMessage", CHAT)[0]
+    waited = sent.at - refused.at
+    assert 1.0 <= waited < 1.5, waited
+    assert rig.api.sent(CHAT) == ["Thanks for waiting."]
+
+
+async def test_server_errors_and_dropped_connections_are_retried(rig: Rig) -> None:
+    rig.model.says = "Still here."
+    rig.api.failures += [("sendMessage", "500", 0), ("sendMessage", "drop", 0)]
+    await rig.say("hello?")
+    assert len(rig.api.failed) == 2 and rig.api.sent(CHAT) == ["Still here."]
+
+
+async def test_the_reply_streams_in_edits_no_faster_than_the_chat_allows(rig: Rig) -> None:
+    rig.model.says = "Hello! " + " ".join(["We have lovely gear for every trail and season."] * 4)
+    rig.model.delay = 0.04
+    await rig.say("hello")
+    writes = rig.api.of("sendMessage", CHAT) + rig.api.of("editMessageText", CHAT)
+    writes.sort(key=lambda call: call.at)
+    assert len(writes) >= 3, "the reply grew on screen"
+    gaps = [b.at - a.at for a, b in zip(writes, writes[1:], strict=False)]
+    assert min(gaps) >= rig.settings.chat_interval_s * 0.9, gaps
+    assert rig.api.sent(CHAT) == [rig.model.says], "the final text is complete"
+
+
+async def test_quick_replies_are_buttons_and_a_press_is_the_next_message(rig: Rig) -> None:
+    await rig.say("/forget")
+    asked = rig.api.of("sendMessage", CHAT)[-1]
+    buttons = [b for row in json.loads(asked.params["reply_markup"])["inline_keyboard"] for b in row]
+    assert [b["text"] for b in buttons] == ["Yes, delete everything", "No, keep it"]
+    sent_message = {"message_id": max(rig.api.texts), "date": 0, "chat": {"id": CHAT, "type": "private"}, "text": "?"}
+    press = rig.api.push(
+        callback_query={
+            "id": "cq1",
+            "from": {"id": CHAT, "is_bot": False, "first_name": "Ana"},
+            "chat_instance": "ci",
+            "message": {**sent_message, "reply_markup": {"inline_keyboard": [[b] for b in buttons]}},
+            "data": buttons[0]["callback_data"],
+        }
+    )
+    await rig.channel.feed(rig.update(press))
+    await rig.channel.idle()
+    assert rig.api.of("answerCallbackQuery")
+    assert rig.api.sent(CHAT)[-1].startswith("Done: I've deleted our conversation"), rig.api.sent(CHAT)
+
+
+async def test_start_greets_with_the_shops_name_and_human_asks_for_a_person(rig: Rig) -> None:
+    await rig.say("/start")
+    assert rig.api.sent(CHAT)[-1].startswith("Hello! I'm Trailhead Supply Co.'s assistant.")
+    await rig.say("/human")
+    assert "asked a person from our team" in rig.api.sent(CHAT)[-1]
+
+
+async def test_other_kinds_of_update_get_a_word_or_nothing_and_never_raise(rig: Rig) -> None:
+    photo = [{"file_id": "p", "file_unique_id": "u", "width": 1, "height": 1}]
+    for kind in (
+        {"photo": photo},
+        {
+            "sticker": {
+                "file_id": "s",
+                "file_unique_id": "u",
+                "type": "regular",
+                "width": 1,
+                "height": 1,
+                "is_animated": False,
+                "is_video": False,
+            }
+        },
+        {"location": {"latitude": 1.0, "longitude": 2.0}},
+        {"voice": {"file_id": "v", "file_unique_id": "u", "duration": 1}},
+    ):
+        await rig.channel.feed(rig.update(rig.api.push(message=rig.api.message(CHAT, None, **kind))))
+    await rig.channel.idle()
+    assert rig.api.sent(CHAT) == [NOT_TEXT] * 4
+    # Documented no-ops: edits, groups, channels.
+    quiet = [
+        {"edited_message": {**rig.api.message(CHAT, "edited"), "edit_date": 1}},
+        {"message": rig.api.message(-100, "hello group", chat_type="group")},
+        {"channel_post": rig.api.message(-200, "a post", chat_type="channel")},
+    ]
+    for payload in quiet:
+        await rig.channel.feed(rig.update(rig.api.push(**payload)))
+    await rig.channel.idle()
+    assert len(rig.api.of("sendMessage")) == 4
+
+
+async def test_set_webhook_registers_once(rig: Rig) -> None:
+    url = "https://shop.example/telegram/webhook"
+    assert (await set_webhook(rig.channel.bot, url, SECRET)).startswith("webhook set")
+    assert (await set_webhook(rig.channel.bot, url, SECRET)).startswith("the webhook is already")
+    (call,) = rig.api.of("setWebhook")
+    assert call.params["secret_token"] == SECRET and TOKEN not in call.params["url"]
