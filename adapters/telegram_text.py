@@ -29,7 +29,9 @@ def split(text: str, limit: int = LIMIT) -> list[str]:
         window = text[: limit + 1]
         cut = 0
         for pattern in _BREAKS:
-            ends = [m for m in pattern.finditer(window) if 0 < m.start() <= limit]
+            # In the second half only: a paragraph break near the start would make many small
+            # messages where a sentence break near the limit makes few.
+            ends = [m for m in pattern.finditer(window) if limit // 2 < m.start() <= limit]
             if ends:
                 cut = ends[-1].start()
                 break

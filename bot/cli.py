@@ -116,7 +116,7 @@ async def _serve(settings: Settings) -> None:
                 await asyncio.gather(polling, return_exceptions=True)
 
 
-async def _set_webhook(settings: Settings, url: str) -> str:
+async def _set_webhook(settings: Settings, url: str, force: bool) -> str:
     from adapters.telegram import create_bot, set_webhook
 
     if settings.telegram.webhook_secret is None:
@@ -125,7 +125,7 @@ async def _set_webhook(settings: Settings, url: str) -> str:
         raise ConfigError(f"{url!r}: Telegram only calls https:// webhooks")
     bot = create_bot(settings.telegram)
     try:
-        return await set_webhook(bot, url, settings.telegram.webhook_secret.get_secret_value())
+        return await set_webhook(bot, url, settings.telegram.webhook_secret.get_secret_value(), force=force)
     finally:
         await bot.session.close()
 
@@ -283,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="point Telegram at URL (checks getWebhookInfo first; the secret is SHOPBOT_TELEGRAM__WEBHOOK_SECRET)",
     )
     hook.add_argument("url", help="the public https:// URL of SHOPBOT_TELEGRAM__WEBHOOK_PATH on this server")
+    hook.add_argument("--force", action="store_true", help="set it even when Telegram has this URL (a new secret)")
 
     chat = commands.add_parser("chat", help="talk to the assistant in this terminal, with the same history store")
     chat.add_argument(
@@ -423,6 +424,20 @@ def build_parser() -> argparse.ArgumentParser:
     injection.add_argument("--seed", type=int, default=1234, help="which sample (default: %(default)s)")
     injection.add_argument("--show", action="store_true", help="print every attack and reply")
     runtime_options(injection)
+    telegram_bench = bench_commands.add_parser(
+        "telegram",
+        help="many chats through the Telegram channel and a fake Bot API injecting 429s and 5xx",
+        description="Runs the real Telegram channel (long polling, the limiter) and the real engine with an "
+        "instant stand-in model against a fake Bot API that answers a share of messages with 429 or 5xx; prints "
+        "whether every message was answered once and in order, the busiest second, the closest two messages "
+        "in a chat, and the time to finish against the lower bound the rate limits allow.",
+    )
+    telegram_bench.add_argument("--chats", type=int, default=500, help="simulated chats (default: %(default)s)")
+    telegram_bench.add_argument("--messages", type=int, default=5, help="messages per chat (default: %(default)s)")
+    telegram_bench.add_argument(
+        "--chaos", type=float, default=0.05, help="share of messages answered 429 or 5xx (default: %(default)s)"
+    )
+    runtime_options(telegram_bench)
     return parser
 
 
@@ -441,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
             return _import(args.folder, strict=args.strict)
         overrides = _overrides(args)
         settings = load_settings(**overrides)
+        if args.command == "bench" and args.bench == "telegram":
+            from bot.bench import bench_overrides
+
+            settings = load_settings(**_merge(overrides, bench_overrides(200, settings.redis_url)))
         if args.command == "bench" and args.bench == "engine":
             from bot.bench import bench_overrides
 
@@ -457,7 +476,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "telegram":
             if settings.telegram.token is None:
                 raise ConfigError("SHOPBOT_TELEGRAM__TOKEN is not set")
-            print(asyncio.run(_set_webhook(settings, args.url)))
+            print(asyncio.run(_set_webhook(settings, args.url, args.force)))
+        elif args.command == "bench" and args.bench == "telegram":
+            from adapters.telegram_bench import run_telegram_bench
+
+            bench = run_telegram_bench(settings, chats=args.chats, messages=args.messages, chaos=args.chaos)
+            print(asyncio.run(bench))
         elif args.command == "bench" and args.bench == "engine":
             from bot.bench import run_engine_bench
 

@@ -74,7 +74,9 @@ def load_model(settings: LlmSettings) -> LanguageModel:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, model: LanguageModel | None = None) -> AsyncIterator[Runtime]:
+    """Everything `serve` runs, from the settings; `model` replaces the one they name (a
+    benchmark of a channel that should not wait on a model)."""
     embedded = None
     url = settings.redis_url
     if url is None:
@@ -101,7 +103,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         encoder = await asyncio.to_thread(SentenceEncoder.load, keep=(heads_layer(),))
         understander = await asyncio.to_thread(Understander.load, shared=encoder)
         knowledge = await asyncio.to_thread(ShopKnowledge, shop, store, encoder)
-        llm = await asyncio.to_thread(load_model, settings.llm)
+        llm = model if model is not None else await asyncio.to_thread(load_model, settings.llm)
         metrics = Metrics()
         engine = Engine(
             store=store,

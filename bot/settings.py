@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -150,6 +150,13 @@ class TelegramSettings(BaseModel):
         if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
+
+    @model_validator(mode="after")
+    def _webhook_has_secret(self) -> TelegramSettings:
+        # Without it every update would be refused with 401: better said at start-up.
+        if self.token is not None and self.mode == "webhook" and self.webhook_secret is None:
+            raise ValueError("SHOPBOT_TELEGRAM__MODE=webhook needs SHOPBOT_TELEGRAM__WEBHOOK_SECRET")
+        return self
 
 
 class Settings(BaseSettings):

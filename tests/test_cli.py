@@ -19,9 +19,9 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from adapters.telegram_fake import TOKEN as TELEGRAM_TOKEN
+from adapters.telegram_fake import FakeBotApi, bot_api_in_thread
 from bot.cli import build_parser, main
-from tests.fake_telegram import TOKEN as TELEGRAM_TOKEN
-from tests.fake_telegram import FakeBotApi, bot_api_in_thread
 
 SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 

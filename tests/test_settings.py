@@ -98,3 +98,15 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     missing = [name for name in names(Settings, ENV_PREFIX) if f"`{name}`" not in readme]
     assert not missing, f"settings missing from the README's table: {missing}"
+
+
+def test_a_telegram_webhook_without_its_secret_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPBOT_TELEGRAM__TOKEN", "123:abc")
+    monkeypatch.setenv("SHOPBOT_TELEGRAM__MODE", "webhook")
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET"):
+        load_settings()
+    monkeypatch.setenv("SHOPBOT_TELEGRAM__WEBHOOK_SECRET", "has spaces")
+    with pytest.raises(ConfigError, match="SHOPBOT_TELEGRAM__WEBHOOK_SECRET"):
+        load_settings()
+    monkeypatch.setenv("SHOPBOT_TELEGRAM__WEBHOOK_SECRET", "a_good-secret")
+    assert load_settings().telegram.webhook_secret is not None

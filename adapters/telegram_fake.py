@@ -1,7 +1,8 @@
-"""A Telegram Bot API server for tests (aiohttp, 127.0.0.1, port 0). It records every call with
-its time, hands queued updates to getUpdates, checks HTML text the way Telegram does (a stray
-"<" or "&" is "can't parse entities"), keeps each message's text through its edits, and fails
-on request: a 429 with `retry_after`, a 500, or a dropped connection."""
+"""A Telegram Bot API server for the tests and `shopbot bench telegram` (aiohttp, 127.0.0.1,
+port 0). It records every call with its time, hands queued updates to getUpdates, checks HTML
+text the way Telegram does (a stray "<" or "&" is "can't parse entities"), keeps each message's
+text through its edits, and fails on request (a 429 with `retry_after`, a 500, or a dropped
+connection) or at random (`chaos`, the share of messages answered with a 429 or a 500)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import concurrent.futures
 import html
 import json
+import random
 import re
 import threading
 import time
@@ -20,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 TOKEN = "123456:TEST-token_for-the-fake"
+_MESSAGES = ("sendMessage", "editMessageText")  # what Telegram's per-chat and per-bot limits count
 _TAG = re.compile(r"</?(b|strong|i|em|u|ins|s|strike|del|span|tg-spoiler|a|code|pre|blockquote)(\s[^<>]*)?>")
 _ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
 
@@ -46,6 +49,8 @@ class FakeBotApi:
     chats: dict[int, int] = field(default_factory=dict)  # message_id -> chat
     webhook_url: str = ""
     failed: list[Call] = field(default_factory=list)
+    chaos: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(1234))
     _update_id: int = 1000
     _message_id: int = 1
 
@@ -76,12 +81,34 @@ class FakeBotApi:
 
     def sent(self, chat_id: int) -> list[str]:
         """The chat's messages as the shopper sees them now (edits applied), oldest first."""
-        return [text for mid, text in sorted(self.texts.items()) if self.chats.get(mid) == chat_id]
+        # Copies: a test thread reads while the fake's own thread (bot_api_in_thread) writes.
+        texts, chats = self.texts.copy(), self.chats.copy()
+        return [text for mid, text in sorted(texts.items()) if chats.get(mid) == chat_id]
 
     def of(self, method: str, chat_id: int | None = None) -> list[Call]:
-        return [
-            c for c in self.calls if c.method == method and (chat_id is None or int(c.params["chat_id"]) == chat_id)
-        ]
+        calls = self.calls.copy()
+        return [c for c in calls if c.method == method and (chat_id is None or int(c.params["chat_id"]) == chat_id)]
+
+    def busiest_second(self) -> int:
+        """The most messages (sends and edits, refused ones too) the bot made in any one second."""
+        times = sorted(c.at for c in self.calls + self.failed if c.method in _MESSAGES)
+        most, start = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= 1.0:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
+
+    def closest_in_chat(self) -> float:
+        """The shortest time between two messages (sends, edits) to one chat, in seconds."""
+        last: dict[str, float] = {}
+        closest = float("inf")
+        for call in sorted((c for c in self.calls + self.failed if c.method in _MESSAGES), key=lambda c: c.at):
+            chat = str(call.params.get("chat_id"))
+            if chat in last:
+                closest = min(closest, call.at - last[chat])
+            last[chat] = call.at
+        return closest
 
     async def wait_for(self, check: Any, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -99,6 +126,8 @@ class FakeBotApi:
         form = await request.post()
         params: dict[str, Any] = {key: value for key, value in form.items() if isinstance(value, str)}
         call = Call(method, params, time.monotonic())
+        if method in _MESSAGES and self.chaos and self.rng.random() < self.chaos:
+            self.failures.insert(0, (method, self.rng.choice(["429", "500"]), 1))
         if self.failures and self.failures[0][0] == method:
             _, kind, argument = self.failures.pop(0)
             self.failed.append(call)
