@@ -57,7 +57,7 @@ class Source(BaseModel):
 
 # corrected: the model's reply stated something the facts do not, and the safe answer was sent.
 # refused: the message read as an attempt on the instructions, or the reply repeated them.
-Flag = Literal["command", "fallback", "reset", "forgotten", "handed_over", "repeat", "corrected", "refused"]
+Flag = Literal["command", "fallback", "reset", "forgotten", "linked", "handed_over", "repeat", "corrected", "refused"]
 HandOverReason = Literal["asked_for_person", "negative_sentiment", "not_helped"]
 
 

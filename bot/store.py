@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+# Link codes: no 0/O, 1/I/L, so a code read from one screen is typed right on another.
+LINK_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
 def connect(url: str) -> Redis:
@@ -382,6 +387,85 @@ class Store:
             pipe.zrevrange(self._cust(customer_id, "interests"), 0, -1)
             preferences, products = await pipe.execute()
         return [str(p) for p in preferences], [str(p) for p in products]
+
+    # -- one shopper on two channels: /link ------------------------------------------------
+
+    @_unavailable
+    async def issue_link_code(self, customer_id: str, *, ttl_s: int, per_hour: int) -> str | None:
+        """A one-time code that joins another channel's conversation to this customer; None
+        when the customer asked for `per_hour` codes in the last hour already."""
+        issued = self._cust(customer_id, "linkcodes")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(issued, 0, ex=3600, nx=True)
+            pipe.incr(issued)
+            _, count = await pipe.execute()
+        if int(count) > per_hour:
+            return None
+        while True:  # 32^6 codes: a collision with a live one is rare, and then another is drawn
+            code = "".join(secrets.choice(LINK_ALPHABET) for _ in range(6))
+            if await self.redis.set(f"{self._p}:link:{code}", customer_id, ex=ttl_s, nx=True):
+                return f"{code[:3]}-{code[3:]}"
+
+    @_unavailable
+    async def redeem_link_code(self, code: str) -> str | None:
+        """The customer who was given `code`; the code is spent (GETDEL: single use, also when
+        two channels race for it)."""
+        plain = code.replace("-", "").upper()
+        value = await self.redis.getdel(f"{self._p}:link:{plain}")
+        return str(value) if value is not None else None
+
+    @_unavailable
+    async def count_link_failure(self, customer_id: str, *, window_s: int) -> int:
+        key = self._cust(customer_id, "linkfail")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=window_s, nx=True)
+            pipe.incr(key)
+            _, count = await pipe.execute()
+        return int(count)
+
+    @_unavailable
+    async def link_failures(self, customer_id: str) -> int:
+        return int(await self.redis.get(self._cust(customer_id, "linkfail")) or 0)
+
+    @_unavailable
+    async def merge_customers(self, keep: str, gone: str) -> None:
+        """Make `gone` part of `keep`: its identities point to `keep`, the two histories become
+        one in time order, what it proved and liked carries over, and its keys are deleted.
+        Called in `gone`'s turn, so none of its messages is being answered meanwhile. In steps,
+        not one script: the two customers' keys live under different hash tags (cluster slots)."""
+        identities = [str(i) for i in await self.redis.smembers(self._cust(gone, "identities"))]
+        histories = [await self.redis.lrange(self._cust(c, "history"), 0, -1) for c in (keep, gone)]
+        merged = sorted(
+            (StoredMessage.model_validate_json(raw) for raw in histories[0] + histories[1]), key=lambda m: m.ts
+        )[-self._limit :]
+        orders = await self.redis.smembers(self._cust(gone, "orders"))
+        preferences, interests = await self.taste(gone)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            history = self._cust(keep, "history")
+            pipe.delete(history)
+            if merged:
+                pipe.rpush(history, *(m.model_dump_json() for m in merged))
+                pipe.expire(history, self._ttl)
+            if identities:
+                pipe.sadd(self._cust(keep, "identities"), *identities)
+                pipe.expire(self._cust(keep, "identities"), self._ttl)
+            if orders:
+                pipe.sadd(self._cust(keep, "orders"), *orders)
+                pipe.expire(self._cust(keep, "orders"), self._ttl)
+            await pipe.execute()
+        if preferences or interests:
+            await self.remember_taste(keep, preferences=list(reversed(preferences)), products=interests)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for identity in identities:
+                pipe.set(self._identity_key(*identity.split(":", 1)), keep, ex=self._ttl)  # type: ignore[arg-type]
+            await pipe.execute()
+        leftovers = [key async for key in self.redis.scan_iter(match=self._cust(gone, "*"), count=1000)]
+        # The order hash stays: the turn of the message that asked for the link is still in it.
+        leftovers = [
+            key for key in leftovers if not str(key).endswith((":order", ":alive")) and ":order:" not in str(key)
+        ]
+        if leftovers:
+            await self.redis.delete(*leftovers)
 
     # -- hand-over to staff --------------------------------------------------------------
 

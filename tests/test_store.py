@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
@@ -201,3 +202,22 @@ async def test_an_identity_never_used_expires_with_all_it_created(store: Store, 
     assert sorted(keys) == sorted(["test:id:web:visitor-who-only-looked", f"test:cust:{{{customer}}}:identities"])
     for key in keys:
         assert 0 < await redis.ttl(key) <= 3600, f"{key} would live forever"
+
+
+async def test_merging_customers_interleaves_histories_and_moves_identities(store: Store, redis: Redis) -> None:
+    def at(i: int, role: str = "user") -> StoredMessage:
+        return msg(i, role).model_copy(update={"ts": datetime(2026, 11, 22, 10, i, tzinfo=UTC)})
+
+    keep = (await record(store, "tg-user", "m1", at(1), at(3, "assistant"))).customer_id
+    gone = (await record(store, "web-user", "m1", at(2), at(4, "assistant"))).customer_id
+    await store.remember_order(gone, "1042")
+    await store.remember_taste(gone, preferences=["green gear"], products=["p1"])
+    code = await store.issue_link_code(keep, ttl_s=60, per_hour=5)
+    assert code is not None and await store.redeem_link_code(code.lower()) == keep
+    assert await store.redeem_link_code(code) is None, "a code works once"
+    await store.merge_customers(keep=keep, gone=gone)
+    assert [m.text for m in await store.history(keep)] == ["message 1", "message 2", "message 3", "message 4"]
+    assert await store.customer_for("web", "web-user") == keep
+    assert await store.remembered_orders(keep) == ["1042"]
+    assert await store.taste(keep) == (["green gear"], ["p1"])
+    assert not [k async for k in redis.scan_iter(match=f"*{gone}*") if not k.endswith(":order")], "gone's keys left"

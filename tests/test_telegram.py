@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from aiogram.types import Update
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,13 +24,15 @@ from adapters.telegram import NOT_TEXT, SECRET_HEADER, TelegramChannel, create_b
 from adapters.telegram_bench import run_telegram_bench
 from adapters.telegram_fake import TOKEN, FakeBotApi, serve_bot_api
 from adapters.telegram_text import split
+from adapters.web import create_app
+from adapters.web_sessions import SessionTokens
 from bot.engine import Engine
 from bot.knowledge.grounding import ShopKnowledge
 from bot.knowledge.shop import DEMO_SHOP, load_shop
 from bot.llm.remote import RemoteModel
 from bot.messages import QuickReply
 from bot.metrics import Metrics
-from bot.settings import EngineSettings, TelegramSettings, load_settings
+from bot.settings import EngineSettings, TelegramSettings, WebSettings, load_settings
 from bot.store import Store
 from bot.understanding import Understander
 from tests.conftest import GREEDY
@@ -64,6 +68,7 @@ class Rig:
     model: SlowModel
     channel: TelegramChannel
     settings: TelegramSettings
+    engine: Engine
 
     def update(self, payload: dict[str, Any]) -> Update:
         return Update.model_validate(payload, context={"bot": self.channel.bot})
@@ -99,7 +104,7 @@ async def rig(store: Store, understander: Understander) -> AsyncIterator[Rig]:
         )
         channel = TelegramChannel(engine, create_bot(settings), settings)
         try:
-            yield Rig(api, model, channel, settings)
+            yield Rig(api, model, channel, settings, engine)
         finally:
             await channel.close()
             await llm.aclose()
@@ -351,3 +356,48 @@ async def test_a_button_whose_text_is_too_long_for_telegram_sends_its_label(rig:
     await rig.channel.feed(rig.update(press))
     await rig.channel.idle()
     assert rig.model.prompts[-1][-1]["content"] == "Long Product"
+
+
+async def test_link_joins_a_telegram_chat_and_a_widget_visitor_into_one_conversation(rig: Rig, store: Store) -> None:
+    rig.model.says = "Hello from the shop!"
+    await rig.say("hello from telegram")
+    await rig.say("/link")
+    offer = rig.api.sent(CHAT)[-1]
+    code = re.search(r"Your code is ([A-Z0-9]{3}-[A-Z0-9]{3})", offer)
+    assert code is not None, offer
+    sessions = SessionTokens("secret", ttl_s=3600)
+    app = create_app(engine=rig.engine, settings=WebSettings(), sessions=sessions, metrics=Metrics())
+    async with serve_asgi(app) as base:
+        ws_url = base.replace("http://", "ws://") + "/ws"
+        replies = []
+        async with websockets.connect(ws_url) as ws:
+            token = json.loads(await ws.recv())["token"]
+            # The code typed as read (any case), then again: it works once.
+            for n, text in enumerate(["hello from the website", code.group(1).lower(), code.group(1)]):
+                await ws.send(json.dumps({"type": "message", "text": text, "id": f"w{n}"}))
+                frame = json.loads(await ws.recv())
+                while frame["type"] not in ("reply", "error"):
+                    frame = json.loads(await ws.recv())
+                replies.append(frame)
+        assert replies[1]["text"].startswith("Done: this chat and your other one are now one conversation")
+        assert replies[2]["text"].startswith("That code doesn't work"), "single use"
+        # Back on the widget: one history, both channels, in time order.
+        async with websockets.connect(ws_url + f"?token={token}") as ws:
+            history = json.loads(await ws.recv())
+        messages = history["messages"]
+        assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+        assert [m["text"] for m in messages if m["role"] == "user"] == ["hello from telegram", "hello from the website"]
+        assert [m["ts"] for m in messages] == sorted(m["ts"] for m in messages)
+    # And the Telegram side sees the same customer.
+    visitor = sessions.visitor(token)
+    assert visitor is not None
+    assert await store.customer_for("telegram", str(CHAT)) == await store.customer_for("web", visitor)
+
+
+async def test_link_codes_are_rate_limited_and_guessing_stops(rig: Rig) -> None:
+    for _ in range(6):
+        await rig.say("/link")
+    assert rig.api.sent(CHAT)[-1].startswith("You've asked for several codes"), "five codes an hour"
+    for guess in ("AAA-AAA", "BBB-BBB", "CCC-CCC", "DDD-DDD", "EEE-EEE", "FFF-FFF"):
+        await rig.say(guess)
+    assert rig.api.sent(CHAT)[-1].startswith("Too many codes didn't work")
