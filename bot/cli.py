@@ -66,6 +66,7 @@ async def _serve(settings: Settings) -> None:
             from adapters.telegram import telegram_channel
 
             telegram = await channels.enter_async_context(telegram_channel(runtime.engine, settings.telegram))
+            runtime.outbox.register("telegram", telegram)
             if settings.telegram.mode == "webhook":
                 extra_routes.append(telegram.webhook_route())
             else:

@@ -19,6 +19,7 @@ from bot.llm import GenerationParams, LanguageModel
 from bot.llm.local import LocalModel
 from bot.llm.remote import RemoteModel
 from bot.metrics import Metrics
+from bot.outbox import Outbox
 from bot.redis_server import EmbeddedRedis
 from bot.settings import LlmSettings, Settings
 from bot.store import Store, connect
@@ -37,6 +38,7 @@ class Runtime:
     knowledge: ShopKnowledge
     redis_url: str
     embedded_redis: EmbeddedRedis | None
+    outbox: Outbox  # adapters register their senders on it
 
 
 def generation_params(settings: LlmSettings) -> GenerationParams:
@@ -116,7 +118,7 @@ async def open_runtime(settings: Settings, model: LanguageModel | None = None) -
         )
         watcher = asyncio.create_task(watch_store(folder, knowledge))
         try:
-            yield Runtime(engine, store, llm, metrics, knowledge, url, embedded)
+            yield Runtime(engine, store, llm, metrics, knowledge, url, embedded, Outbox(store))
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

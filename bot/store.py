@@ -388,6 +388,22 @@ class Store:
             preferences, products = await pipe.execute()
         return [str(p) for p in preferences], [str(p) for p in products]
 
+    @_unavailable
+    async def identities(self, customer_id: str) -> list[tuple[Channel, str]]:
+        """The platform identities of a customer, as (channel, user id), in a stable order."""
+        members = sorted(str(m) for m in await self.redis.smembers(self._cust(customer_id, "identities")))
+        return [(m.split(":", 1)[0], m.split(":", 1)[1]) for m in members if ":" in m]  # type: ignore[misc]
+
+    @_unavailable
+    async def append(self, customer_id: str, message: StoredMessage) -> None:
+        """A message outside any turn (a staff reply, a notice): pushed, capped, kept alive."""
+        history = self._cust(customer_id, "history")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(history, message.model_dump_json())
+            pipe.ltrim(history, -self._limit, -1)
+            pipe.expire(history, self._ttl)
+            await pipe.execute()
+
     # -- one shopper on two channels: /link ------------------------------------------------
 
     @_unavailable

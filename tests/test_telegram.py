@@ -32,6 +32,7 @@ from bot.knowledge.shop import DEMO_SHOP, load_shop
 from bot.llm.remote import RemoteModel
 from bot.messages import QuickReply
 from bot.metrics import Metrics
+from bot.outbox import Outbox
 from bot.settings import EngineSettings, TelegramSettings, WebSettings, load_settings
 from bot.store import Store
 from bot.understanding import Understander
@@ -401,3 +402,19 @@ async def test_link_codes_are_rate_limited_and_guessing_stops(rig: Rig) -> None:
     for guess in ("AAA-AAA", "BBB-BBB", "CCC-CCC", "DDD-DDD", "EEE-EEE", "FFF-FFF"):
         await rig.say(guess)
     assert rig.api.sent(CHAT)[-1].startswith("Too many codes didn't work")
+
+
+async def test_the_outbox_reaches_a_telegram_shopper_and_keeps_the_message(rig: Rig, store: Store) -> None:
+    rig.model.says = "Hello!"
+    await rig.say("hello")
+    outbox = Outbox(store)
+    outbox.register("telegram", rig.channel)
+    customer = await store.customer_for("telegram", str(CHAT))
+    assert await outbox.send(customer, "Hi, this is Sam from the team: your parcel leaves today.") == ["telegram"]
+    assert rig.api.sent(CHAT)[-1] == "Hi, this is Sam from the team: your parcel leaves today."
+    last = (await store.history(customer))[-1]
+    assert (last.role, last.channel) == ("staff", "telegram")
+    # A shopper with no channel to reach right now finds it in their history.
+    visitor = await store.customer_for("web", "somebody")
+    assert await outbox.send(visitor, "We found your glove.") == []
+    assert [m.text for m in await store.history(visitor)] == ["We found your glove."]
