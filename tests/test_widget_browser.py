@@ -5,6 +5,7 @@ after a reload and after the server restarts."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import time
@@ -105,6 +106,13 @@ def test_the_widget_streams_an_answer_and_keeps_the_conversation(
         assert len(answer.split()) >= 5
         user_bubbles = [e.text for e in root.find_elements(By.CSS_SELECTOR, ".msg.user")]
         assert user_bubbles == ["Hello! Can you help me with something?"]
+
+        # "Link Telegram" asks for a code to type in the Telegram bot (the reverse of /link there).
+        done_before = len(root.find_elements(By.CSS_SELECTOR, ".msg.assistant.done"))
+        root.find_element(By.CSS_SELECTOR, ".link").click()
+        wait(browser, lambda: len(root.find_elements(By.CSS_SELECTOR, ".msg.assistant.done")) > done_before)
+        offer = root.find_elements(By.CSS_SELECTOR, ".msg.assistant.done")[-1].text
+        assert re.search(r"Your code is [A-Z0-9]{3}-[A-Z0-9]{3}\.", offer), offer
 
         browser.refresh()  # the session token in localStorage brings the history back
         root = shadow(browser)

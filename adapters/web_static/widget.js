@@ -42,6 +42,7 @@
     ".sources{font-size:11px;color:#666;margin-top:4px}",
     ".quick{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px 8px;background:#f6f7f6}",
     ".quick button{border:1px solid #1f5f4a;background:#fff;color:#1f5f4a;border-radius:14px;padding:5px 10px;font-size:13px;cursor:pointer}",
+    ".link{margin-left:auto;margin-right:8px;border:1px solid rgba(255,255,255,.6);background:none;color:inherit;border-radius:10px;padding:2px 8px;font-size:11px;cursor:pointer}",
     "form{display:flex;border-top:1px solid #e2e4e2}",
     "textarea{flex:1;border:0;padding:12px;font-size:14px;resize:none;height:48px;outline:none}",
     "form button{border:0;background:#1f5f4a;color:#fff;padding:0 16px;font-size:14px;cursor:pointer}",
@@ -54,7 +55,9 @@
     '<style>' + CSS + '</style>' +
     '<button class="launcher" part="launcher" type="button">Chat with us</button>' +
     '<section class="panel" role="dialog" aria-label="Chat">' +
-    '  <div class="head"><span class="title"></span><span class="status" aria-live="polite"></span></div>' +
+    '  <div class="head"><span class="title"></span>' +
+    '  <button class="link" type="button" title="Get a code to continue this chat on Telegram">Link Telegram</button>' +
+    '  <span class="status" aria-live="polite"></span></div>' +
     '  <div class="log" role="log" aria-live="polite"></div>' +
     '  <div class="quick"></div>' +
     '  <form><textarea placeholder="Type your question..." aria-label="Your message" maxlength="2000"></textarea>' +
@@ -237,6 +240,8 @@
     panel.classList.toggle("open");
     if (panel.classList.contains("open")) input.focus();
   });
+  // The reverse of /link in Telegram: a code to type there (the server's /link command).
+  $(".link").addEventListener("click", function () { send("/link"); });
   $("form").addEventListener("submit", function (event) {
     event.preventDefault();
     send(input.value);
