@@ -68,6 +68,7 @@ _TYPING_AFTER_S = 1.0
 _TYPING_EVERY_S = 4.0  # a typing action shows for up to 5 s
 _CALLBACK_BYTES = 64  # Telegram's limit on a button's callback_data
 _SEEN = 10_000  # update_ids remembered, to skip one delivered twice
+_MAX_UPDATE_BYTES = 1 << 20  # a text of 4,096 characters with its entities is far less
 _REDELIVER_S = 30.0
 _REDELIVER_TRIES = 10
 
@@ -411,8 +412,14 @@ class TelegramChannel:
             if secret is None or not hmac.compare_digest(given.encode(), secret.encode()):
                 log.warning("telegram webhook: request without the right secret token refused")
                 return JSONResponse({"ok": False, "error": "unauthorized"}, status_code=401)
+            body = b""
+            async for chunk in request.stream():  # read no more than an update can be
+                body += chunk
+                if len(body) > _MAX_UPDATE_BYTES:
+                    log.warning("telegram webhook: update over %d bytes refused", _MAX_UPDATE_BYTES)
+                    return JSONResponse({"ok": False, "error": "too large"}, status_code=413)
             try:
-                update = Update.model_validate(await request.json(), context={"bot": self.bot})
+                update = Update.model_validate_json(body, context={"bot": self.bot})
             except (ValueError, ValidationError) as exc:
                 log.warning("telegram webhook: malformed update: %s", str(exc)[:200])
                 return JSONResponse({"ok": False, "error": "malformed update"}, status_code=400)

@@ -138,6 +138,8 @@ async def test_the_webhook_needs_its_secret_and_processes_nothing_without_it(rig
         assert not rig.api.of("sendMessage"), "a refused update is not processed"
         bad = await client.post(path, content=b"{not json", headers={SECRET_HEADER: SECRET})
         assert bad.status_code == 400
+        huge = await client.post(path, content=b"[" * 2_000_000, headers={SECRET_HEADER: SECRET})
+        assert huge.status_code == 413
         ok = await client.post(path, json=update, headers={SECRET_HEADER: SECRET})
         assert ok.status_code == 200
         await rig.channel.idle()
