@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
@@ -115,19 +116,18 @@ async def _run(
             polling.cancel()
             await asyncio.gather(polling, return_exceptions=True)
             await channel.close()
+        # Counted once over all calls, not once per chat.
+        replies_to = Counter(int(c.params["chat_id"]) for c in api.of("sendMessage"))
+        writes_to = replies_to + Counter(int(c.params["chat_id"]) for c in api.of("editMessageText"))
+        expected = [QUESTIONS[i % len(QUESTIONS)] for i in range(messages)]
         good = 0
         for chat in range(first, first + chats):
             history = await runtime.engine.history("telegram", str(chat), 4 * messages)
             asked = [m.text for m in history if m.role == "user"]
             replies = [m for m in history if m.role == "assistant"]
-            sent = api.of("sendMessage", chat)
-            expected = [QUESTIONS[i % len(QUESTIONS)] for i in range(messages)]
-            good += asked == expected and len(replies) == messages and len(sent) == messages
-        sends = len(api.of("sendMessage")) + len(api.of("editMessageText"))
-        per_chat = max(
-            (len(api.of("sendMessage", c)) + len(api.of("editMessageText", c)) for c in range(first, first + chats)),
-            default=0,
-        )
+            good += asked == expected and len(replies) == messages and replies_to[chat] == messages
+        sends = writes_to.total()
+        per_chat = max(writes_to.values(), default=0)
         bound = max(sends / telegram.messages_per_second, (per_chat - 1) * telegram.chat_interval_s)
         return TelegramBenchReport(
             chats=chats,

@@ -268,13 +268,7 @@ class ShopKnowledge:
         understanding: Understanding | None,
     ) -> Grounding:
         index = self._index  # one snapshot for this message, whatever a reload does meanwhile
-        shop, retriever, orders, vocabulary, catalog = (
-            index.shop,
-            index.retriever,
-            index.orders,
-            index.vocabulary,
-            index.catalog,
-        )
+        shop, retriever, orders = index.shop, index.retriever, index.orders
         intent: Intent | None = understanding.intent if understanding else None
         profile = shop.profile
         currency = profile.currency
@@ -282,7 +276,7 @@ class ShopKnowledge:
         claim = find_claim(message, earlier[:3])
         if intent == "out_of_scope" and claim is not None:
             intent = "order_status"  # an order number with its e-mail is about an order, however phrased
-        if understanding and intent == "out_of_scope" and stems(message) & vocabulary:
+        if understanding and intent == "out_of_scope" and stems(message) & index.vocabulary:
             # The classifier learnt "out of scope" from other domains' questions; a message in
             # the shop's own words ("which tent", "my card was charged") is ours after all.
             intent = understanding.runner_up
@@ -290,7 +284,7 @@ class ShopKnowledge:
             understanding
             and understanding.runner_up == "greeting_thanks"
             and understanding.confidence < 0.5
-            and not stems(message) & catalog
+            and not stems(message) & index.catalog
         ):
             # "Hello! Can you help me with something?" is a product question to the heads at
             # 40% and a greeting next, and names nothing of the shop's: answered as a greeting

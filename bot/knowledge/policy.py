@@ -52,13 +52,20 @@ class PolicyAnswers:
     def __init__(self, passages: Sequence[Passage], encoder: SentenceEncoder | None = None) -> None:
         self._rows = TableRows(passages, encoder)
         self._references = [(p, ref) for p in passages if (ref := _reference(p.heading)) is not None]
+        # What each passage says and is about, read once per store folder, not per message.
+        self._sentences = {p: passage_sentences(p.text) for p in passages}
+        self._words = {p: tokens(f"{p.heading} {p.text}") for p in passages}
+
+    def _said(self, passage: Passage) -> str:
+        said = self._sentences.get(passage)
+        return said if said is not None else passage_sentences(passage.text)
 
     def compose(self, query: Query, ranked: Sequence[Passage], most: int = 3) -> list[PolicyPart]:
         """The parts of the answer, best first: the two best passages, the second swapped for
         the best one stating a price when the question asks one and neither does, or for the
         table rows the question names; then a passage either of them points to."""
         chosen = list(ranked[:2])
-        if asks_price(query.text) and not any(states_money(passage_sentences(p.text)) for p in chosen):
+        if asks_price(query.text) and not any(states_money(self._said(p)) for p in chosen):
             # A passage with a price that is about what was asked ("Canada": the Canada rates),
             # not any price (gift wrapping for "is there a restocking fee?").
             topic = _topic(query.text)
@@ -66,13 +73,13 @@ class PolicyAnswers:
                 (
                     p
                     for p in ranked[2:]
-                    if states_money(passage_sentences(p.text)) and topic & tokens(f"{p.heading} {p.text}")
+                    if states_money(self._said(p)) and topic & (self._words.get(p) or tokens(f"{p.heading} {p.text}"))
                 ),
                 None,
             )
             if priced is not None:
                 chosen[1:] = [priced]
-        parts = [PolicyPart(p, passage_sentences(p.text)) for p in chosen]
+        parts = [PolicyPart(p, self._said(p)) for p in chosen]
         rows = self._rows.match(query, ranked)
         if rows is not None:
             # The rows replace their own passage's text, or come after the two best: a row
@@ -86,7 +93,7 @@ class PolicyAnswers:
                 if len(parts) >= most:
                     return parts
                 if all(p.passage is not passage for p in parts):
-                    parts.insert(parts.index(part) + 1, PolicyPart(passage, passage_sentences(passage.text)))
+                    parts.insert(parts.index(part) + 1, PolicyPart(passage, self._said(passage)))
         return parts
 
     def pointed_to(self, text: str) -> list[Passage]:

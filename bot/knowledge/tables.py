@@ -146,6 +146,10 @@ class TableRows:
 
     def __init__(self, passages: Sequence[Passage], encoder: SentenceEncoder | None = None) -> None:
         self._tables = {p: tables(p.text) for p in passages}
+        # Each table's first cells as words, read once per store folder.
+        self._keys = {
+            table: {row[0]: tokens(row[0]) for row in table.rows} for found in self._tables.values() for table in found
+        }
         prose = [strip_instructions(block) for p in passages for block in blocks(p.text) if isinstance(block, str)]
         self._clauses = [c.strip() for text in prose for c in _CLAUSE.split(_WRAP.sub(" ", text)) if c.strip()]
         self._clause_tokens = [tokens(c) for c in self._clauses]
@@ -178,7 +182,7 @@ class TableRows:
         return None
 
     def _by_words(self, asked: set[str], passage: Passage, table: Table) -> tuple[int, RowMatch] | None:
-        keys = {row[0]: tokens(row[0]) for row in table.rows}
+        keys = self._keys.get(table) or {row[0]: tokens(row[0]) for row in table.rows}
         named = {key: _named(words, asked) for key, words in keys.items()}
         top = max(named.values(), default=0)
         if top:
