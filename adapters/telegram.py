@@ -49,7 +49,7 @@ from starlette.routing import Route
 from adapters.telegram_limits import SendLimits
 from adapters.telegram_text import escape, split
 from bot.errors import DuplicateMessage, ShopbotError
-from bot.messages import Address, Channel, Inbound, QuickReply, Reply
+from bot.messages import Address, Channel, Inbound, QuickReply, Reply, Role
 from bot.settings import TelegramSettings
 
 if TYPE_CHECKING:  # `shopbot telegram set-webhook` needs no model, nor torch
@@ -278,8 +278,10 @@ class TelegramChannel:
                         shown = await self._show(chat_id, shown, split(streamed)[0])
                         last_edit = time.monotonic()
             typing.cancel()
-            if final is None or "repeat" in final.flags:
-                return  # a delivery Telegram repeated: it was answered the first time
+            if final is None or final.flags & {"repeat", "with_staff"}:
+                # A delivery Telegram repeated (answered the first time), or a message for the
+                # person who has the conversation: they answer through the outbox.
+                return
             await self._finish(chat_id, shown, final.text, keyboard(final.quick_replies))
         except DuplicateMessage:
             log.info("telegram message %s is being answered already", inbound.message_id)
@@ -376,9 +378,12 @@ class TelegramChannel:
                 await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
                 await asyncio.sleep(_TYPING_EVERY_S)
 
-    async def send(self, chat_id: int | str, text: str, quick_replies: Sequence[QuickReply] = ()) -> None:
+    async def send(
+        self, chat_id: int | str, text: str, quick_replies: Sequence[QuickReply] = (), *, role: Role = "staff"
+    ) -> None:
         """A message to a chat the bot is not answering right now (a staff reply, a notice),
-        through the same limits, split like any reply, kept for retry when it cannot be sent."""
+        through the same limits, split like any reply, kept for retry when it cannot be sent.
+        (A private chat's id is its user's id, so the outbox's user id is the chat.)"""
         await self._deliver(chat_id, split(text), keyboard(quick_replies))
 
     # -- running --------------------------------------------------------------------------

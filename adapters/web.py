@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from adapters.web_push import WebPush
 from adapters.web_sessions import SessionTokens
 from bot.engine import Engine
 from bot.errors import ShopbotError
@@ -214,7 +215,11 @@ class _Connection:
         try:
             async with aclosing(self._engine.handle(inbound)) as events:
                 async for event in events:
-                    if isinstance(event, Reply):
+                    if isinstance(event, Reply) and "with_staff" in event.flags:
+                        # A person has the conversation: no reply from the assistant, theirs comes
+                        # as a push frame.
+                        await self._send(_frame("forwarded", id=frame.id))
+                    elif isinstance(event, Reply):
                         await self._send(reply_frame(event, frame.id))
                     else:
                         await self._send(_frame("delta", id=frame.id, text=event.text))
@@ -241,9 +246,10 @@ def create_app(
     metrics: Metrics,
     shop_name: Callable[[], str] = lambda: DEMO_NAME,
     extra_routes: Sequence[BaseRoute] = (),
+    push: WebPush | None = None,
 ) -> Starlette:
     """The web app; `extra_routes` are other channels' endpoints served beside it (the
-    Telegram webhook)."""
+    Telegram webhook, Slack's events); `push` delivers outbox messages to open sockets."""
 
     async def websocket(ws: WebSocket) -> None:
         if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins):
@@ -266,7 +272,13 @@ def create_app(
                 await ws.send_text(_frame("history", messages=[HistoryItem.of(m) for m in history]))
                 # A fresh token on every visit: the session expires only after a quiet spell.
                 await ws.send_text(_frame("session", token=sessions.issue(visitor), new=False))
-            await _Connection(ws, engine, visitor, settings).run()
+            if push is not None:
+                push.attach(visitor, ws.send_text)
+            try:
+                await _Connection(ws, engine, visitor, settings).run()
+            finally:
+                if push is not None:
+                    push.detach(visitor, ws.send_text)
         except WebSocketDisconnect:
             pass
 

@@ -55,6 +55,7 @@ async def _serve(settings: Settings) -> None:
     import uvicorn
 
     from adapters.web import RedactTokens, create_app
+    from adapters.web_push import WebPush
     from adapters.web_sessions import SessionTokens, secret_from_data_dir
     from bot.runtime import open_runtime
 
@@ -62,6 +63,24 @@ async def _serve(settings: Settings) -> None:
         web = settings.web
         extra_routes = []
         polling: asyncio.Task[None] | None = None
+        push = WebPush(runtime.store)
+        runtime.outbox.register("web", push)
+        pushing = asyncio.create_task(push.run())
+        channels.callback(pushing.cancel)
+        if settings.slack.bot_token is not None:
+            from adapters.slack import slack_channel
+
+            slack = await channels.enter_async_context(
+                slack_channel(
+                    engine=runtime.engine,
+                    store=runtime.store,
+                    outbox=runtime.outbox,
+                    knowledge=runtime.knowledge,
+                    settings=settings.slack,
+                )
+            )
+            if settings.slack.app_token is None:
+                extra_routes.append(slack.events_route())
         if settings.telegram.token is not None:
             from adapters.telegram import telegram_channel
 
@@ -81,6 +100,7 @@ async def _serve(settings: Settings) -> None:
             metrics=runtime.metrics,
             shop_name=lambda: runtime.knowledge.shop.profile.name,
             extra_routes=extra_routes,
+            push=push,
         )
         config = uvicorn.Config(
             app,
@@ -108,6 +128,9 @@ async def _serve(settings: Settings) -> None:
             if settings.telegram.token is not None:
                 where = f"webhook at {settings.telegram.webhook_path}" if polling is None else "long polling"
                 print(f"shopbot: Telegram bot on, {where}", flush=True)
+            if settings.slack.bot_token is not None:
+                where = "Socket Mode" if settings.slack.app_token else f"events at {settings.slack.events_path}"
+                print(f"shopbot: Slack app on, {where}", flush=True)
             print(f"shopbot: demo storefront at http://{host}:{port}/  (Ctrl+C stops)", flush=True)
         try:
             await task

@@ -27,6 +27,7 @@ from bot.messages import (
     HandOver,
     HandOverReason,
     Inbound,
+    Mirrored,
     Reply,
     ReplyDelta,
     ReplyEvent,
@@ -35,6 +36,7 @@ from bot.messages import (
 from bot.metrics import Metrics
 from bot.prompt import build_messages
 from bot.settings import EngineSettings
+from bot.staff import StaffAnswer, StaffAssistant
 from bot.store import Store, Taken, Ticket
 from bot.understanding import Understander, Understanding
 
@@ -73,6 +75,7 @@ class Engine:
         metrics: Metrics,
         knowledge: Knowledge | None = None,
         understander: Understander | None = None,
+        staff: StaffAssistant | None = None,
     ) -> None:
         self._store = store
         self._llm = llm
@@ -81,6 +84,7 @@ class Engine:
         self._metrics = metrics
         self._knowledge = knowledge
         self._understander = understander
+        self._staff = staff
         self._commands = Commands(store, shop_name=(lambda: knowledge.shop_name) if knowledge else None)
         self._guard = Guard(settings.system_prompt, settings.canary)
 
@@ -148,8 +152,11 @@ class Engine:
         for it is handed back (flagged "repeat", for channels that must not post it twice); one
         still being answered is a DuplicateMessage."""
         history = await self._store.history(customer_id)
-        for asked, answer in zip(history, history[1:], strict=False):
+        for i, asked in enumerate(history):
             if asked.role == "user" and asked.message_id == inbound.message_id and asked.channel == inbound.channel:
+                answer = history[i + 1] if i + 1 < len(history) else None
+                if answer is None or answer.role != "assistant":  # it went to staff, unanswered
+                    return Reply(text="", customer_id=customer_id, flags={"repeat", "with_staff"})
                 return Reply(text=answer.text, customer_id=customer_id, sources=answer.sources, flags={"repeat"})
         raise DuplicateMessage(f"{inbound.channel} message {inbound.message_id} is being answered already")
 
@@ -165,17 +172,26 @@ class Engine:
         self, ticket: Ticket, inbound: Inbound, text: str, started: float
     ) -> AsyncGenerator[ReplyEvent, None]:
         customer_id = ticket.customer_id
+        if inbound.persona == "staff":
+            yield await self._answer_staff(ticket, inbound, text, started)
+            return
         command = parse_command(text)
         if command is not None and command.name == "human":
-            handed = await self._hand_over(ticket, inbound, text, "asked_for_person", None)
+            handed, event = await self._hand_over(ticket, inbound, text, "asked_for_person", None)
             reply = Reply(text=handed, customer_id=customer_id, flags={"command", "handed_over"})
             await self._store.settle(ticket, self._settings.dedup_ttl_s)
+            await self._store.publish_desk(event)
             yield reply
             return
         if command is not None:
             reply = await self._commands.run(command, customer_id)
             await self._store.settle(ticket, self._settings.dedup_ttl_s)
             yield reply
+            return
+        status = await self._store.handover_status(customer_id)
+        if status is not None and status.state == "staff":
+            # A person has the conversation: the message goes to them, the assistant says nothing.
+            yield await self._to_staff(ticket, inbound, text)
             return
 
         history = await self._store.history(customer_id)
@@ -194,13 +210,14 @@ class Engine:
         flags: set[Flag] = set()
         tokens = 0
         reason = self._handover_reason(understanding)
+        handover: HandOver | None = None
         if refused:
             log.info("message from %s refused: it reads as an attempt on the instructions", customer_id)
             self._metrics.injections.labels("message").inc()
             reply_text = REFUSAL
             flags.add("refused")
         elif reason is not None:
-            reply_text = await self._hand_over(ticket, inbound, text, reason, understanding)
+            reply_text, handover = await self._hand_over(ticket, inbound, text, reason, understanding)
             if reason == "negative_sentiment" and grounding.facts and grounding.safe_answer:
                 # An upset shopper who asked something still gets the answer the facts give.
                 reply_text = f"{reply_text} In the meantime: {grounding.safe_answer}"
@@ -269,36 +286,47 @@ class Engine:
                 customer_id, helped=not flags & {"corrected", "fallback", "refused"}
             )
             if unhelped >= self._settings.handover_after_unhelped:
-                reply_text += " " + await self._hand_over(ticket, inbound, text, "not_helped", understanding)
+                said_next, handover = await self._hand_over(ticket, inbound, text, "not_helped", understanding)
+                reply_text += " " + said_next
                 flags.add("handed_over")
                 await self._store.count_unhelped(customer_id, helped=True)  # one hand-over, not one per reply
 
         latency_ms = int((time.monotonic() - started) * 1000)
-        await self._store.record(
+        asked = StoredMessage(
+            role="user",
+            text=text,
+            ts=inbound.timestamp,
+            channel=channel,
+            message_id=inbound.message_id,
+            intent=understanding.intent if understanding else None,
+            sentiment=round(understanding.sentiment_score, 3) if understanding else None,
+        )
+        answer = StoredMessage(
+            role="assistant",
+            text=reply_text,
+            channel=channel,
+            latency_ms=latency_ms,
+            tokens=tokens,
+            sources=grounding.sources,
+            flags=flags,
+        )
+        # The hand-over state is checked again as the reply is recorded, atomically: staff who
+        # took the conversation over while this reply was written get the message, not the reply.
+        state = await self._store.record(
             ticket,
-            [
-                StoredMessage(
-                    role="user",
-                    text=text,
-                    ts=inbound.timestamp,
-                    channel=channel,
-                    message_id=inbound.message_id,
-                    intent=understanding.intent if understanding else None,
-                    sentiment=round(understanding.sentiment_score, 3) if understanding else None,
-                ),
-                StoredMessage(
-                    role="assistant",
-                    text=reply_text,
-                    channel=channel,
-                    latency_ms=latency_ms,
-                    tokens=tokens,
-                    sources=grounding.sources,
-                    flags=flags,
-                ),
-            ],
+            [asked, answer],
             identity=(channel, inbound.user_id),
             dedup_ttl_s=self._settings.dedup_ttl_s,
+            unless_staff=True,
         )
+        if state == "staff":
+            yield await self._to_staff(ticket, inbound, text, asked)
+            return
+        if handover is not None:
+            await self._store.publish_desk(handover)  # after the turn is recorded: its thread shows it
+        elif state == "waiting":  # a person is on the way: their thread follows the conversation
+            for message in (asked, answer):
+                await self._mirror(customer_id, message)
         self._metrics.latency.labels(channel).observe(latency_ms / 1000)
         self._metrics.replies.labels(channel).inc()
         yield Reply(
@@ -362,19 +390,63 @@ class Engine:
         text: str,
         reason: HandOverReason,
         understanding: Understanding | None,
-    ) -> str:
-        """Publish the hand-over event and say honestly what happens next."""
-        await self._store.publish_handover(
-            HandOver(
-                customer_id=ticket.customer_id,
-                channel=inbound.channel,
-                user_id=inbound.user_id,
-                reason=reason,
-                message=text,
-                sentiment=understanding.sentiment_score if understanding else None,
-            )
-        )
+    ) -> tuple[str, HandOver]:
+        """Mark the conversation as waiting for a person (one a person has already stays
+        theirs), and say honestly what happens next. The event for the staff desk is published
+        by the caller once the turn is recorded."""
+        await self._store.set_handover(ticket.customer_id, "waiting", reason=reason, unless=("staff",))
         self._metrics.handovers.labels(reason).inc()
+        event = HandOver(
+            customer_id=ticket.customer_id,
+            channel=inbound.channel,
+            user_id=inbound.user_id,
+            reason=reason,
+            message=text,
+            sentiment=understanding.sentiment_score if understanding else None,
+        )
         if self._knowledge is None:
-            return "I've asked a member of our team to take over; they will reply in this chat."
-        return self._knowledge.handover_message(reason)
+            return "I've asked a member of our team to take over; they will reply in this chat.", event
+        return self._knowledge.handover_message(reason), event
+
+    async def _to_staff(self, ticket: Ticket, inbound: Inbound, text: str, asked: StoredMessage | None = None) -> Reply:
+        """A message in a conversation staff own: recorded and shown in its thread, unanswered."""
+        asked = asked or StoredMessage(
+            role="user", text=text, ts=inbound.timestamp, channel=inbound.channel, message_id=inbound.message_id
+        )
+        await self._store.record(
+            ticket, [asked], identity=(inbound.channel, inbound.user_id), dedup_ttl_s=self._settings.dedup_ttl_s
+        )
+        await self._mirror(ticket.customer_id, asked)
+        self._metrics.replies.labels(inbound.channel).inc()
+        return Reply(text="", customer_id=ticket.customer_id, flags={"with_staff"})
+
+    async def _mirror(self, customer_id: str, message: StoredMessage) -> None:
+        await self._store.publish_desk(
+            Mirrored(customer_id=customer_id, role=message.role, text=message.text, channel=message.channel)
+        )
+
+    async def _answer_staff(self, ticket: Ticket, inbound: Inbound, text: str, started: float) -> Reply:
+        """A staff member's question (Slack): lookups a shopper may not make, no hand-over."""
+        if self._staff is None:
+            answer = StaffAnswer(text="The staff assistant is not set up on this server.")
+        else:
+            answer = await self._staff.answer(text)
+        await self._store.record(
+            ticket,
+            [
+                StoredMessage(
+                    role="user", text=text, ts=inbound.timestamp, channel=inbound.channel, message_id=inbound.message_id
+                ),
+                StoredMessage(
+                    role="assistant",
+                    text=answer.text,
+                    channel=inbound.channel,
+                    latency_ms=int((time.monotonic() - started) * 1000),
+                    sources=answer.sources,
+                ),
+            ],
+            identity=(inbound.channel, inbound.user_id),
+            dedup_ttl_s=self._settings.dedup_ttl_s,
+        )
+        self._metrics.replies.labels(inbound.channel).inc()
+        return Reply(text=answer.text, customer_id=ticket.customer_id, sources=answer.sources)

@@ -39,6 +39,8 @@ class Inbound(BaseModel):
     timestamp: datetime = Field(default_factory=utcnow)
     display_name: str | None = Field(None, max_length=256)
     locale: str | None = Field(None, max_length=35)
+    # staff: a member of the shop's team (Slack), answered with lookups a shopper may not make.
+    persona: Persona = "shopper"
 
 
 class QuickReply(BaseModel):
@@ -57,8 +59,24 @@ class Source(BaseModel):
 
 # corrected: the model's reply stated something the facts do not, and the safe answer was sent.
 # refused: the message read as an attempt on the instructions, or the reply repeated them.
-Flag = Literal["command", "fallback", "reset", "forgotten", "linked", "handed_over", "repeat", "corrected", "refused"]
+# with_staff: a person from the shop has the conversation; the assistant said nothing.
+Flag = Literal[
+    "command",
+    "fallback",
+    "reset",
+    "forgotten",
+    "linked",
+    "handed_over",
+    "repeat",
+    "corrected",
+    "refused",
+    "with_staff",
+]
 HandOverReason = Literal["asked_for_person", "negative_sentiment", "not_helped"]
+# Who answers a conversation: the assistant (no hand-over, or handed back), the assistant while
+# a person is asked for (waiting), a person (staff), nobody needed any more (resolved).
+HandOverState = Literal["waiting", "staff", "bot", "resolved"]
+Persona = Literal["shopper", "staff"]
 
 
 class ReplyDelta(BaseModel):
@@ -107,3 +125,27 @@ class HandOver(BaseModel):
     message: str
     sentiment: float | None = None
     ts: datetime = Field(default_factory=utcnow)
+
+
+class Mirrored(BaseModel):
+    """A message of a conversation handed to a person, for its Slack thread."""
+
+    customer_id: str
+    role: Role
+    text: str
+    channel: Channel
+    ts: datetime = Field(default_factory=utcnow)
+
+
+DeskEvent = HandOver | Mirrored
+
+
+class HandOverStatus(BaseModel):
+    """Where a customer's hand-over stands (Redis is the one source of truth for it)."""
+
+    state: HandOverState
+    reason: HandOverReason | None = None
+    slack_channel: str | None = None  # the thread it is worked in, once posted
+    thread_ts: str | None = None
+    owner: str | None = None  # the staff member who took it over
+    since: datetime | None = None

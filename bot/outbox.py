@@ -13,9 +13,11 @@ from bot.store import Store
 
 
 class Sender(Protocol):
-    async def send(self, chat_id: str, text: str, quick_replies: Sequence[QuickReply] = ()) -> None:
+    async def send(
+        self, chat_id: str, text: str, quick_replies: Sequence[QuickReply] = (), *, role: Role = "staff"
+    ) -> None:
         """Deliver `text` to a chat of the channel; a failure it cannot recover from is its to
-        keep and retry, not the caller's."""
+        keep and retry, not the caller's. `role`: a person's words, or the assistant's notice."""
         ...
 
 
@@ -38,5 +40,5 @@ class Outbox:
         await self._store.append(customer_id, StoredMessage(role=role, text=text, channel=channel))
         for channel_name, user in reachable:
             # A private chat's id is its user's id on Telegram; other channels' senders map theirs.
-            await self._senders[channel_name].send(user, text, quick_replies)
+            await self._senders[channel_name].send(user, text, quick_replies, role=role)
         return [channel_name for channel_name, _ in reachable]

@@ -22,6 +22,7 @@ from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.redis_server import EmbeddedRedis
 from bot.settings import LlmSettings, Settings
+from bot.staff import StaffAssistant
 from bot.store import Store, connect
 from bot.understanding import Understander, heads_layer
 from bot.understanding.encoder import SentenceEncoder
@@ -115,6 +116,7 @@ async def open_runtime(settings: Settings, model: LanguageModel | None = None) -
             metrics=metrics,
             knowledge=knowledge,
             understander=understander,
+            staff=StaffAssistant(store, knowledge, understander),
         )
         watcher = asyncio.create_task(watch_store(folder, knowledge))
         try:

@@ -25,6 +25,12 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value
+
+
 def _split_list(value: Any) -> Any:
     """Accept `a,b` as well as the JSON `["a", "b"]` for list settings given as text."""
     if isinstance(value, str):
@@ -94,9 +100,7 @@ class LlmSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/") if value else value
+        return _http_url(value).rstrip("/") if value is not None else value
 
 
 class WebSettings(BaseModel):
@@ -139,9 +143,7 @@ class TelegramSettings(BaseModel):
     @field_validator("api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return _http_url(value).rstrip("/")
 
     @field_validator("webhook_secret")
     @classmethod
@@ -156,6 +158,42 @@ class TelegramSettings(BaseModel):
         # Without it every update would be refused with 401: better said at start-up.
         if self.token is not None and self.mode == "webhook" and self.webhook_secret is None:
             raise ValueError("SHOPBOT_TELEGRAM__MODE=webhook needs SHOPBOT_TELEGRAM__WEBHOOK_SECRET")
+        return self
+
+
+class SlackSettings(BaseModel):
+    bot_token: SecretStr | None = Field(None, description="the app's bot token (xoxb-...); unset: no Slack")
+    app_token: SecretStr | None = Field(
+        None, description="an app-level token (xapp-...) with connections:write: Socket Mode instead of HTTP events"
+    )
+    signing_secret: SecretStr | None = Field(
+        None, description="checks every HTTP request from Slack; required unless Socket Mode is used"
+    )
+    api_url: str = Field("https://slack.com/api/", description="the Web API base URL (Enterprise, a test fake)")
+    events_path: str = Field("/slack/events", pattern=r"^/[A-Za-z0-9/_.-]{0,200}$")
+    team_id: str | None = Field(
+        None, pattern=r"^[A-Z0-9]{1,32}$", description="the shop's workspace; requests from any other are refused"
+    )
+    staff_usergroup: str | None = Field(
+        None, pattern=r"^S[A-Z0-9]{1,32}$", description="only members of this user group may use the app"
+    )
+    support_channel: str | None = Field(
+        None, pattern=r"^[CG][A-Z0-9]{1,32}$", description="channel id hand-overs are posted to; unset: none posted"
+    )
+    note_prefix: str = Field("note:", min_length=1, description="a thread reply starting with it stays internal")
+    channel_interval_s: float = Field(1.0, ge=0, description="least time between two posts to one Slack channel")
+    retries: int = Field(3, ge=0, le=10, description="retries of a Web API call answered 429 (after Retry-After)")
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return _http_url(value).rstrip("/") + "/"  # slack_sdk joins method names onto it
+
+    @model_validator(mode="after")
+    def _can_verify(self) -> SlackSettings:
+        # Without it every HTTP event would be refused with 401: better said at start-up.
+        if self.bot_token is not None and self.app_token is None and self.signing_secret is None:
+            raise ValueError("Slack over HTTP needs SHOPBOT_SLACK__SIGNING_SECRET (or SHOPBOT_SLACK__APP_TOKEN)")
         return self
 
 
@@ -179,6 +217,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     web: WebSettings = WebSettings()
     telegram: TelegramSettings = TelegramSettings()
+    slack: SlackSettings = SlackSettings()
 
     @field_validator("redis_url")
     @classmethod

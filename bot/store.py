@@ -13,6 +13,14 @@ refreshes the identity key, so this needs one Redis (or Sentinel), not Redis Clu
     {p}:cust:{cid}:rate:{minute}          messages counted for the rate limit
     {p}:cust:{cid}:orders                 set of order ids the customer proved are theirs
     {p}:cust:{cid}:order-failures         wrong order number/e-mail pairs in the current window
+    {p}:cust:{cid}:handover               hash {state, reason, owner, since, slack_channel,
+                                          thread_ts}: who answers the conversation
+    {p}:thread:{slack channel}:{ts}       -> customer id of a hand-over thread
+    {p}:desk                              stream of hand-overs and mirrored messages for Slack
+    {p}:push:{channel}                    pub/sub: a message for a user, to the process holding
+                                          their connection
+    {p}:event:{source}:{event id}         a platform event taken (Slack retries), SET NX EX
+    {p}:order-customers:{order id}        set of customers who proved the order
     {p}:dedup:{channel}:{user}:{msg id}   a platform message already taken (SET NX): kept alive
                                           with its turn, then for the de-duplication TTL once
                                           its reply is recorded
@@ -26,21 +34,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar, cast
 
+from pydantic import ValidationError
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from bot.errors import StoreUnavailable
-from bot.messages import Channel, HandOver, StoredMessage
+from bot.messages import (
+    Channel,
+    DeskEvent,
+    HandOver,
+    HandOverReason,
+    HandOverState,
+    HandOverStatus,
+    Mirrored,
+    StoredMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +163,21 @@ if ttl >= 0 and ttl <= tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[2], ARG
 return alive
 """
 
+# A hand-over's state moves in one step: KEYS: the hand-over hash; ARGV: new state, reason,
+# owner, now (ISO), TTL s, states to leave alone (comma-separated). Returns the old state.
+_SET_STATE = """
+local previous = redis.call('HGET', KEYS[1], 'state') or ''
+for state in string.gmatch(ARGV[6], '[^,]+') do
+  if state == previous then return previous end
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'since', ARGV[4])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'reason', ARGV[2]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'owner', ARGV[3]) end
+if ARGV[1] == 'resolved' then redis.call('HDEL', KEYS[1], 'owner', 'slack_channel', 'thread_ts') end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return previous
+"""
+
 _RELEASE = """
 local turn = tonumber(redis.call('HGET', KEYS[1], 'turn') or '0')
 if turn == tonumber(ARGV[1]) - 1 then
@@ -196,6 +231,7 @@ class Store:
         self._try_turn = redis.register_script(_TRY_TURN)
         self._release = redis.register_script(_RELEASE)
         self._refresh = redis.register_script(_REFRESH)
+        self._set_state = redis.register_script(_SET_STATE)
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -285,20 +321,41 @@ class Store:
 
     @_unavailable
     async def record(
-        self, ticket: Ticket, messages: list[StoredMessage], *, identity: tuple[Channel, str], dedup_ttl_s: int
-    ) -> None:
+        self,
+        ticket: Ticket,
+        messages: list[StoredMessage],
+        *,
+        identity: tuple[Channel, str],
+        dedup_ttl_s: int,
+        unless_staff: bool = False,
+    ) -> HandOverState | None:
         """Record an answered message: push, cap, refresh every TTL of the customer, and keep
-        the message's claim for the de-duplication TTL, all in one transaction."""
+        the message's claim for the de-duplication TTL, all in one transaction. Returns the
+        conversation's hand-over state as it was recorded. With `unless_staff`, a conversation
+        staff own gets nothing recorded ("staff" comes back): the state is WATCHed, so a take-
+        over landing between the check and the write makes the transaction check again."""
         customer_id = ticket.customer_id
         history = self._cust(customer_id, "history")
+        handover = self._handover_key(customer_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(ticket.claim, "1", ex=dedup_ttl_s)
-            pipe.rpush(history, *(m.model_dump_json() for m in messages))
-            pipe.ltrim(history, -self._limit, -1)
-            pipe.expire(history, self._ttl)
-            pipe.expire(self._cust(customer_id, "identities"), self._ttl)
-            pipe.expire(self._identity_key(*identity), self._ttl)
-            await pipe.execute()
+            while True:
+                try:
+                    await pipe.watch(handover)
+                    state = await pipe.hget(handover, "state")
+                    if unless_staff and state == "staff":
+                        await pipe.reset()
+                        return "staff"
+                    pipe.multi()
+                    pipe.set(ticket.claim, "1", ex=dedup_ttl_s)
+                    pipe.rpush(history, *(m.model_dump_json() for m in messages))
+                    pipe.ltrim(history, -self._limit, -1)
+                    pipe.expire(history, self._ttl)
+                    pipe.expire(self._cust(customer_id, "identities"), self._ttl)
+                    pipe.expire(self._identity_key(*identity), self._ttl)
+                    await pipe.execute()
+                    return state or None  # type: ignore[return-value]
+                except redis_errors.WatchError:
+                    continue
 
     @_unavailable
     async def reset(self, customer_id: str) -> None:
@@ -352,7 +409,26 @@ class Store:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(key, order_id)
             pipe.expire(key, self._ttl)
+            # The other way round, for staff looking a customer up by an order of theirs.
+            pipe.sadd(f"{self._p}:order-customers:{order_id}", customer_id)
+            pipe.expire(f"{self._p}:order-customers:{order_id}", self._ttl)
             await pipe.execute()
+
+    @_unavailable
+    async def customers_with_order(self, order_id: str) -> list[str]:
+        """Customers who proved `order_id` is theirs and still exist (not /forget-ten)."""
+        found = sorted(str(c) for c in await self.redis.smembers(f"{self._p}:order-customers:{order_id}"))
+        return [c for c in found if await self.redis.exists(self._cust(c, "identities"))]
+
+    @_unavailable
+    async def find_customer(self, channel: Channel, user_id: str) -> str | None:
+        """The customer behind a platform identity, if there is one (nothing is created)."""
+        value = await self.redis.get(self._identity_key(channel, user_id))
+        return str(value) if value is not None else None
+
+    @_unavailable
+    async def customer_exists(self, customer_id: str) -> bool:
+        return bool(await self.redis.exists(self._cust(customer_id, "identities")))
 
     @_unavailable
     async def remembered_orders(self, customer_id: str) -> list[str]:
@@ -499,28 +575,175 @@ class Store:
             count, _ = await pipe.execute()
         return int(count)
 
+    def _handover_key(self, customer_id: str) -> str:
+        return self._cust(customer_id, "handover")
+
+    def _thread_key(self, slack_channel: str, thread_ts: str) -> str:
+        return f"{self._p}:thread:{slack_channel}:{thread_ts}"
+
     @property
-    def handover_stream(self) -> str:
-        """A Redis Stream of hand-over events: the Slack adapter reads it with a consumer group,
-        so an event written while no one listens is delivered later, not lost."""
-        return f"{self._p}:handovers"
+    def desk_stream(self) -> str:
+        """A Redis Stream of what the staff desk (Slack) must show: hand-overs, and the messages
+        of conversations a person has. Read with a consumer group, so an event written while no
+        one listens (or while Slack is down) is delivered later, not lost."""
+        return f"{self._p}:desk"
 
     @_unavailable
-    async def publish_handover(self, event: HandOver, *, keep: int = 100_000) -> str:
+    async def publish_desk(self, event: DeskEvent, *, keep: int = 100_000) -> str:
+        kind = "handover" if isinstance(event, HandOver) else "message"
         entry = await self.redis.xadd(
-            self.handover_stream, {"event": event.model_dump_json()}, maxlen=keep, approximate=True
+            self.desk_stream, {"kind": kind, "event": event.model_dump_json()}, maxlen=keep, approximate=True
         )
         return str(entry)
 
     @_unavailable
     async def handovers(self, after: str = "0", count: int = 100) -> list[tuple[str, HandOver]]:
-        """Events after stream id `after` (for tests and tools; consumers use a consumer group)."""
-        entries = await self.redis.xrange(self.handover_stream, min=f"({after}" if after != "0" else "-", count=count)
+        """Hand-over events after stream id `after` (for tests and tools; Slack reads a group)."""
+        entries: Any = await self.redis.xrange(self.desk_stream, min=f"({after}" if after != "0" else "-", count=count)
         return [
             (str(entry_id), HandOver.model_validate_json(fields["event"]))
             for entry_id, fields in entries or []
-            if fields
+            if fields.get("kind") == "handover"
         ]
+
+    @_unavailable
+    async def read_desk(
+        self, group: str, consumer: str, *, pending: bool, count: int = 50, block_ms: int = 2000
+    ) -> list[tuple[str, DeskEvent | None]]:
+        """The next desk events for `consumer` of `group` (created on first use, from the
+        stream's start). `pending`: the ones it was given before and did not acknowledge (a
+        crash, a Slack outage), first. An entry that does not parse comes back as None."""
+        try:
+            await self.redis.xgroup_create(self.desk_stream, group, id="0", mkstream=True)
+        except redis_errors.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        streams: Any = await self.redis.xreadgroup(
+            group,
+            consumer,
+            {self.desk_stream: "0" if pending else ">"},
+            count=count,
+            block=None if pending else block_ms,
+        )
+        out: list[tuple[str, DeskEvent | None]] = []
+        for _, entries in streams or []:
+            for entry_id, fields in entries:
+                event: DeskEvent | None = None
+                try:
+                    raw = fields["event"]
+                    event = (
+                        HandOver.model_validate_json(raw)
+                        if fields.get("kind") == "handover"
+                        else Mirrored.model_validate_json(raw)
+                    )
+                except (KeyError, ValidationError) as exc:
+                    log.error("desk entry %s is unreadable, skipped: %s", entry_id, exc)
+                out.append((str(entry_id), event))
+        return out
+
+    @_unavailable
+    async def claim_stale_desk(self, group: str, consumer: str, *, min_idle_ms: int) -> int:
+        """Take over the events another consumer of `group` was given and left unacknowledged
+        for `min_idle_ms` (its process died): they are this consumer's pending ones now."""
+        try:
+            answer = await self.redis.xautoclaim(self.desk_stream, group, consumer, min_idle_ms, "0-0", justid=True)
+        except redis_errors.ResponseError as exc:
+            if "NOGROUP" in str(exc):
+                return 0
+            raise
+        return len(answer[1]) if len(answer) > 1 else 0
+
+    @_unavailable
+    async def ack_desk(self, group: str, entry_id: str) -> None:
+        await self.redis.xack(self.desk_stream, group, entry_id)
+
+    @_unavailable
+    async def handover_status(self, customer_id: str) -> HandOverStatus | None:
+        raw = await self.redis.hgetall(self._handover_key(customer_id))
+        return HandOverStatus.model_validate(raw) if raw.get("state") else None
+
+    @_unavailable
+    async def set_handover(
+        self,
+        customer_id: str,
+        state: HandOverState,
+        *,
+        reason: HandOverReason | None = None,
+        owner: str | None = None,
+        unless: tuple[HandOverState, ...] = (),
+    ) -> HandOverState | None:
+        """Move the conversation to `state` in one step (a script), unless it is in one of
+        `unless` now; returns the state it was in (None: never handed over)."""
+        args: list[str | int] = [
+            state,
+            reason or "",
+            owner or "",
+            datetime.now(UTC).isoformat(),
+            self._ttl,
+            ",".join(unless),
+        ]
+        previous = await self._set_state(keys=[self._handover_key(customer_id)], args=args)
+        return cast(HandOverState, previous) if previous else None
+
+    @_unavailable
+    async def attach_thread(self, customer_id: str, slack_channel: str, thread_ts: str) -> None:
+        """The Slack thread a hand-over is worked in, both ways round."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._handover_key(customer_id), mapping={"slack_channel": slack_channel, "thread_ts": thread_ts})
+            pipe.expire(self._handover_key(customer_id), self._ttl)
+            pipe.set(self._thread_key(slack_channel, thread_ts), customer_id, ex=self._ttl)
+            await pipe.execute()
+
+    @_unavailable
+    async def customer_for_thread(self, slack_channel: str, thread_ts: str) -> str | None:
+        value = await self.redis.get(self._thread_key(slack_channel, thread_ts))
+        return str(value) if value is not None else None
+
+    # -- platform events (Slack's event_id), and pushes to the processes holding a socket --
+
+    @_unavailable
+    async def claim_event(self, source: str, event_id: str, *, ttl_s: int) -> bool:
+        """True for the first delivery of a platform event (SET NX EX), False for a retry of one
+        taken already."""
+        return bool(await self.redis.set(f"{self._p}:event:{source}:{event_id}", "1", nx=True, ex=ttl_s))
+
+    async def release_event(self, source: str, event_id: str) -> None:
+        """An event whose handling failed: a retry of it is handled again."""
+        try:
+            await self.redis.delete(f"{self._p}:event:{source}:{event_id}")
+        except (redis_errors.RedisError, OSError) as exc:
+            log.warning("could not release event %s/%s: %s", source, event_id, exc)
+
+    def _push_channel(self, channel: Channel) -> str:
+        return f"{self._p}:push:{channel}"
+
+    @_unavailable
+    async def push(self, channel: Channel, user_id: str, payload: str) -> int:
+        """Publish a message for a user of a channel whose connections live in some process (the
+        widget's websockets); the processes that hold one deliver it. Returns how many listened."""
+        return int(await self.redis.publish(self._push_channel(channel), json.dumps([user_id, payload])))
+
+    async def pushes(self, channel: Channel) -> AsyncIterator[tuple[str, str]]:
+        """(user id, payload) for every push to `channel` from now on, until cancelled. Raises
+        StoreUnavailable when the subscription drops (the caller subscribes again)."""
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self._push_channel(channel))
+            while True:
+                message = await pubsub.get_message(timeout=30.0)
+                if message is None or message.get("type") != "message":
+                    continue
+                try:
+                    user_id, payload = json.loads(message["data"])
+                except (ValueError, TypeError):
+                    log.error("unreadable push on %s dropped: %r", channel, str(message.get("data"))[:200])
+                    continue
+                yield str(user_id), str(payload)
+        except (redis_errors.RedisError, OSError) as exc:
+            raise StoreUnavailable(f"push subscription to {channel} dropped: {exc}") from exc
+        finally:
+            with contextlib.suppress(redis_errors.RedisError, OSError):
+                await pubsub.aclose()
 
     # -- ordering ------------------------------------------------------------------------
 

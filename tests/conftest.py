@@ -17,6 +17,7 @@ from bot.metrics import Metrics
 from bot.redis_server import EmbeddedRedis
 from bot.settings import EngineSettings
 from bot.store import Store, connect
+from bot.understanding import Understander
 from tests.tiny_model import build_tiny_model
 
 
@@ -46,6 +47,12 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 async def store(redis: Redis) -> Store:
     return Store(redis, prefix="test", history_limit=10, history_ttl_s=3600)
+
+
+@pytest.fixture(scope="session")
+def understander() -> Understander:
+    """The shipped intent and sentiment heads over the packaged encoder, loaded once."""
+    return Understander.load()
 
 
 @pytest.fixture(scope="session")

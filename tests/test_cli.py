@@ -22,6 +22,9 @@ from websockets.sync.client import connect as ws_connect
 from adapters.telegram_fake import TOKEN as TELEGRAM_TOKEN
 from adapters.telegram_fake import FakeBotApi, bot_api_in_thread
 from bot.cli import build_parser, main
+from tests.slack_fake import BOT_TOKEN as SLACK_TOKEN
+from tests.slack_fake import SECRET as SLACK_SECRET
+from tests.slack_fake import FakeSlack, event_body, signed, slack_in_thread
 
 SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 
@@ -199,6 +202,39 @@ def test_bench_retrieval_compares_the_rankings_side_by_side(tmp_path: Path) -> N
     rows_out = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()[2:]}
     assert set(rows_out) == {"bm25", "dense", "fused"}, done.stdout
     assert rows_out["fused"] == ["1.00", "1.00"], done.stdout
+
+
+def test_serve_runs_the_slack_app_and_a_staff_reply_reaches_the_widget_shopper(tmp_path: Path) -> None:
+    fake = FakeSlack()
+    with slack_in_thread(fake) as api_url:
+        env = clean_env(
+            SHOPBOT_DATA_DIR=str(tmp_path / "data"),
+            SHOPBOT_SLACK__BOT_TOKEN=SLACK_TOKEN,
+            SHOPBOT_SLACK__SIGNING_SECRET=SLACK_SECRET,
+            SHOPBOT_SLACK__SUPPORT_CHANNEL="C0SUPPORT",
+            SHOPBOT_SLACK__API_URL=api_url,
+        )
+        server_log: list[str] = []
+        with serving(env, log=server_log) as url:
+            token, frames, _ = ask(url, "/human")
+            assert "handed_over" in frames[-1]["flags"], frames
+            deadline = time.monotonic() + 30
+            while not fake.posts("C0SUPPORT") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            thread = fake.posts("C0SUPPORT")[0]["_ts"]
+            reply = {"type": "message", "channel": "C0SUPPORT", "channel_type": "channel", "user": "U0STAFF"}
+            body = event_body({**reply, "text": "Hello, Sam here.", "ts": "1700000900.000001", "thread_ts": thread})
+            assert httpx.post(f"{url}/slack/events", content=body, headers=signed(body)).status_code == 200
+            forged = httpx.post(f"{url}/slack/events", content=body, headers=signed(body, secret="wrong"))
+            assert forged.status_code == 401
+            deadline = time.monotonic() + 30
+            while not fake.of("reactions.add") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            with ws_connect(url.replace("http://", "ws://") + f"/ws?token={token}") as ws:
+                history = json.loads(ws.recv())
+            assert ("staff", "Hello, Sam here.") in [(m["role"], m["text"]) for m in history["messages"]]
+        assert "Slack app on, events at /slack/events" in server_log[0]
+        assert SLACK_TOKEN not in server_log[0]
 
 
 def test_serve_answers_on_telegram_and_the_webhook_is_set_once(tmp_path: Path) -> None:

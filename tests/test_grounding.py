@@ -66,11 +66,6 @@ class ScriptedModel:
         return self.prompts[-1][0]["content"]
 
 
-@pytest.fixture(scope="module")
-def understander() -> Understander:
-    return Understander.load()
-
-
 @pytest.fixture
 async def model() -> AsyncIterator[tuple[ScriptedModel, RemoteModel]]:
     scripted = ScriptedModel()

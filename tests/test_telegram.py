@@ -81,11 +81,6 @@ class Rig:
         return update
 
 
-@pytest.fixture(scope="module")
-def understander() -> Understander:
-    return Understander.load()
-
-
 @pytest.fixture
 async def rig(store: Store, understander: Understander) -> AsyncIterator[Rig]:
     api, model = FakeBotApi(), SlowModel()

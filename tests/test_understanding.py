@@ -16,11 +16,6 @@ from bot.understanding.encoder import SentenceEncoder
 from bot.understanding.heads import LinearHead
 
 
-@pytest.fixture(scope="module")
-def understander() -> Understander:
-    return Understander.load()
-
-
 @pytest.mark.parametrize(
     ("message", "intent"),
     [

@@ -186,6 +186,16 @@
         setQuickReplies(frame.quick_replies);
         finish(frame.id);
         break;
+      case "forwarded":
+        // A person from the shop has the conversation: the message went to them, no answer
+        // from the assistant (theirs comes as a "push").
+        if (bubbles[frame.id]) { log.removeChild(bubbles[frame.id]); }
+        finish(frame.id);
+        break;
+      case "push":
+        bubble(frame.role === "staff" ? "staff" : "assistant", frame.text);
+        if (frame.quick_replies && frame.quick_replies.length) setQuickReplies(frame.quick_replies);
+        break;
       case "error":
         if (frame.id && bubbles[frame.id]) { log.removeChild(bubbles[frame.id]); }
         if (frame.code === "unavailable" && frame.id) {

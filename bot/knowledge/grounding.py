@@ -28,7 +28,7 @@ from bot.knowledge.facts import (
     recommended,
 )
 from bot.knowledge.facts import words as word_set
-from bot.knowledge.hours import open_now
+from bot.knowledge.hours import next_opening, open_now, when
 from bot.knowledge.order_lookup import OrderLookup, find_claim
 from bot.knowledge.orders import Order
 from bot.knowledge.policy import PolicyAnswers
@@ -241,6 +241,12 @@ class ShopKnowledge:
     def shop(self) -> Shop:
         return self._index.shop
 
+    def find_products(self, text: str, k: int = 3) -> list[Product]:
+        """Offered products a brief names, else the best retrieved (blocking: one encoder pass)."""
+        index = self._index
+        named = named_products(text, index.shop.offered)
+        return named[:k] or [hit.item for hit in index.retriever.products(text, k)]
+
     @property
     def shop_name(self) -> str:
         return self._index.shop.profile.name
@@ -250,8 +256,14 @@ class ShopKnowledge:
         text = "I'm sorry about this. " if reason == "negative_sentiment" else ""
         text += "I've asked a person from our team to take over this conversation."
         is_open = open_now(profile.support_hours, profile.timezone, now) if profile.support_hours else None
+        back = next_opening(profile.support_hours, profile.timezone, now) if is_open is False else None
         if is_open:
             text += " Someone is working now and should reply here soon."
+        elif back is not None:
+            text += (
+                f" Our team works {profile.support_hours}; it's outside those hours now, so expect an answer "
+                f"here from {when(back, now)} ({back.tzname()})."
+            )
         elif profile.support_hours:
             text += f" Our team works {profile.support_hours}, so they will reply here when they are back."
         else:

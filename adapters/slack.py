@@ -1,0 +1,585 @@
+"""The Slack channel (slack-bolt AsyncApp): where the shop's staff work with the assistant.
+
+- Staff DM the app or mention it, and get answers from the engine's staff persona (orders
+  without the e-mail check, customers, policies), in a thread.
+- `/shopbot copy <product or brief>` writes marketing copy, with buttons to regenerate it or
+  post the one they pick.
+- A hand-over from any channel becomes a thread in the support channel: the customer, their
+  channel, sentiment, a two-line summary and the last messages. From then on the thread is
+  the conversation: the shopper's messages appear in it, a staff reply in it reaches the
+  shopper through the engine's outbox (one starting with `note:` stays internal), and its
+  buttons take over, hand back to the assistant, or resolve. Who answers is one state in
+  Redis, checked by the engine before every reply, so it survives a restart.
+
+Events arrive over HTTP (the Events API, on the web app, every request's signature checked by
+bolt: a bad or stale one gets 401) or over Socket Mode when an app-level token is set. Bolt
+acknowledges at once and the work runs after. Slack retries an event it thinks was not
+acknowledged; each event_id is taken once (SET NX in Redis, across processes), and the claim
+is given back when its handling fails, so a retry is handled then. The hand-overs and
+mirrored messages come from the engine through a Redis Stream read with a consumer group:
+one Slack outage or restart delays them, loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import BoltResponse
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from adapters.slack_client import PacedWebClient, create_client
+from adapters.slack_text import escape, plain, section_messages
+from bot.copywriter import Copy, Copywriter, topic_of
+from bot.errors import DuplicateMessage, ShopbotError
+from bot.messages import Address, Channel, HandOver, Inbound, Mirrored, QuickReply, Reply, Role
+from bot.outbox import Outbox
+from bot.settings import SlackSettings
+from bot.staff import STAFF_HELP
+from bot.store import Store
+from bot.summary import sentiment_trend, summarize
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from bot.knowledge.grounding import ShopKnowledge
+
+log = logging.getLogger(__name__)
+
+CHANNEL: Channel = "slack"
+DESK_GROUP = "slack"
+TAKE, BACK, RESOLVE = "handover_take", "handover_back", "handover_resolve"
+REGENERATE, PICK = "copy_regenerate", "copy_pick"
+NOT_STAFF = "Sorry, only the shop's support team can use this app."
+_EVENT_TTL_S = 6 * 3600  # Slack retries within minutes; a day of event ids is plenty
+_GROUP_TTL_S = 60.0  # how long the staff user group's members are trusted
+_STALE_DESK_MS = 60_000  # a desk event another process took and left this long is taken over
+_HANDOVER_MAX_AGE = timedelta(days=3)  # older hand-overs (Slack was off) are logged, not posted
+_RECENT = 6
+_MAX_BODY = 1 << 20
+_REASONS = {
+    "asked_for_person": "asked for a person",
+    "negative_sentiment": "is upset (strongly negative sentiment)",
+    "not_helped": "was not helped by the assistant",
+}
+_WHO: dict[Role, str] = {"user": "Shopper", "assistant": "Assistant", "staff": "Staff"}
+
+
+def handover_blocks(event: HandOver, customer: str, lines: tuple[str, str], trend: str, recent: str) -> list[Any]:
+    buttons = [
+        {"type": "button", "action_id": TAKE, "text": {"type": "plain_text", "text": "Take over"}, "style": "primary"},
+        {"type": "button", "action_id": BACK, "text": {"type": "plain_text", "text": "Hand back to assistant"}},
+        {"type": "button", "action_id": RESOLVE, "text": {"type": "plain_text", "text": "Resolve"}},
+    ]
+    for button in buttons:
+        button["value"] = event.customer_id
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": f"Hand-over: the shopper {_REASONS[event.reason]}"}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Customer*\n{customer}"},
+                {"type": "mrkdwn", "text": f"*Channel*\n{event.channel}"},
+                {"type": "mrkdwn", "text": f"*Sentiment*\n{trend}"},
+            ],
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape("\n".join(x for x in lines if x))[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": recent[:3000] or "_no messages yet_"}},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "Reply in this thread to answer the shopper; a reply starting with `note:` stays here.",
+                }
+            ],
+        },
+        {"type": "actions", "elements": buttons},
+    ]
+
+
+def copy_blocks(copy: Copy) -> list[Any]:
+    value = json.dumps({"p": copy.product.id, "v": copy.variant, "b": copy.brief[:1500]})
+    return [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*{copy.kind.capitalize()}* for {escape(copy.product.title)}"},
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape(copy.text)[:3000]}},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": REGENERATE,
+                    "text": {"type": "plain_text", "text": "Regenerate"},
+                    "value": value,
+                },
+                {
+                    "type": "button",
+                    "action_id": PICK,
+                    "style": "primary",
+                    "text": {"type": "plain_text", "text": "Use this one"},
+                    "value": value,
+                },
+            ],
+        },
+    ]
+
+
+class SlackChannel:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        store: Store,
+        outbox: Outbox,
+        knowledge: ShopKnowledge,
+        settings: SlackSettings,
+        client: PacedWebClient | None = None,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._outbox = outbox
+        self._knowledge = knowledge
+        self._settings = settings
+        self._writer = Copywriter(lambda: knowledge.shop.profile)
+        self.client = client or create_client(settings)
+        secret = settings.signing_secret.get_secret_value() if settings.signing_secret else None
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=secret,
+            # Socket Mode needs no signature (the socket is the app's own); HTTP always does.
+            request_verification_enabled=secret is not None,
+            process_before_response=False,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        self._team: str | None = settings.team_id
+        self._bot_user: str | None = None
+        self._group: tuple[float, set[str]] = (0.0, set())
+        self._names: dict[str, str] = {}
+        self._socket: Any = None
+        self.app.middleware(self._once)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.event("message")(self._on_message)
+        self.app.command("/shopbot")(self._on_command)
+        for action in (TAKE, BACK, RESOLVE):
+            self.app.action(action)(self._on_handover_button)
+        self.app.action(REGENERATE)(self._on_copy_button)
+        self.app.action(PICK)(self._on_copy_button)
+
+    # -- who may use it -------------------------------------------------------------------
+
+    async def _identity(self) -> tuple[str, str]:
+        """The workspace and the bot's own user, from auth.test once."""
+        if self._team is None or self._bot_user is None:
+            answer = await self.client.auth_test()
+            self._team = self._team or str(answer["team_id"])
+            self._bot_user = str(answer["user_id"])
+        return self._team, self._bot_user
+
+    async def is_staff(self, team_id: str | None, user_id: str | None) -> bool:
+        """Staff are trusted with every order: only the shop's workspace, and the user group
+        when one is set."""
+        if not user_id:
+            return False
+        team, _ = await self._identity()
+        if team_id != team:
+            log.warning("slack: user %s of workspace %s refused (the shop's is %s)", user_id, team_id, team)
+            return False
+        group = self._settings.staff_usergroup
+        if group is None:
+            return True
+        fetched, members = self._group
+        if time.monotonic() - fetched > _GROUP_TTL_S:
+            answer = await self.client.usergroups_users_list(usergroup=group)
+            members = {str(u) for u in answer.get("users") or []}
+            self._group = (time.monotonic(), members)
+        return user_id in members
+
+    async def _name(self, user_id: str) -> str:
+        if user_id not in self._names:
+            try:
+                profile = (await self.client.users_info(user=user_id))["user"]
+                self._names[user_id] = (
+                    profile.get("profile", {}).get("display_name") or profile.get("real_name") or "A person"
+                )
+            except (SlackApiError, KeyError, TypeError) as exc:
+                log.info("slack: no name for %s: %s", user_id, exc)
+                return "A person"
+        return self._names[user_id]
+
+    # -- every event once -----------------------------------------------------------------
+
+    async def _once(self, body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+        """An event Slack sends again (X-Slack-Retry-Num, or a socket's retry_attempt) is
+        handled once: the first delivery to claim its event_id handles it, a retry of one
+        claimed is acknowledged and skipped. A Redis failure answers 500: Slack retries."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not await self._store.claim_event(CHANNEL, str(event_id), ttl_s=_EVENT_TTL_S):
+            log.info("slack event %s delivered again: handled already", event_id)
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
+
+    async def _released_on_failure(self, body: dict[str, Any], work: Awaitable[None]) -> None:
+        try:
+            await work
+        except Exception:
+            if body.get("event_id"):
+                await self._store.release_event(CHANNEL, str(body["event_id"]))
+            log.exception("slack: event %s failed; a retry of it will be handled", body.get("event_id"))
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        await self._released_on_failure(body, self._mention(event, body))
+
+    async def _mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        _, bot_user = await self._identity()
+        text = event.get("text", "").replace(f"<@{bot_user}>", "").strip()
+        await self._question(body.get("team_id"), event, plain(text))
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        await self._released_on_failure(body, self._message(event, body))
+
+    async def _message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        # Edits, deletions, joins and bots' posts are not questions nor replies to a shopper.
+        if event.get("subtype") not in (None, "thread_broadcast") or event.get("bot_id") or not event.get("user"):
+            return
+        _, bot_user = await self._identity()
+        text = event.get("text", "")
+        if event.get("channel_type") == "im":
+            await self._question(body.get("team_id"), event, plain(text))
+            return
+        thread_ts = event.get("thread_ts")
+        if not thread_ts or f"<@{bot_user}>" in text:  # a mention is a question: app_mention has it
+            return
+        customer_id = await self._store.customer_for_thread(event["channel"], thread_ts)
+        if customer_id is None:
+            return  # a thread of the channel's own chatter
+        if not await self.is_staff(body.get("team_id"), event["user"]):
+            await self.post(event["channel"], NOT_STAFF, thread_ts=thread_ts)
+            return
+        await self._staff_reply(customer_id, event, thread_ts)
+
+    async def _question(self, team_id: str | None, event: dict[str, Any], text: str) -> None:
+        channel, ts = event["channel"], event["ts"]
+        thread = event.get("thread_ts") or ts
+        if not await self.is_staff(team_id, event.get("user")):
+            await self.post(channel, NOT_STAFF, thread_ts=thread)
+            return
+        answer = await self.ask(event["user"], text, channel=channel, thread=thread, message_id=f"{channel}:{ts}")
+        if answer is not None:
+            await self.post(channel, answer, thread_ts=thread)
+
+    async def ask(self, user: str, text: str, *, channel: str, thread: str | None, message_id: str) -> str | None:
+        """The staff persona's answer (None: this message was answered already)."""
+        inbound = Inbound(
+            channel=CHANNEL,
+            user_id=user,
+            address=Address(channel=CHANNEL, chat_id=channel, thread_id=thread),
+            message_id=message_id,
+            text=text or "help",
+            persona="staff",
+        )
+        try:
+            reply: Reply | None = None
+            async for item in self._engine.handle(inbound):
+                if isinstance(item, Reply):
+                    reply = item
+            if reply is None or "repeat" in reply.flags:
+                return None
+            return reply.text
+        except DuplicateMessage:
+            return None
+        except ShopbotError as exc:
+            return exc.public_message
+
+    async def _staff_reply(self, customer_id: str, event: dict[str, Any], thread_ts: str) -> None:
+        channel, ts, user = event["channel"], event["ts"], event["user"]
+        text = event.get("text", "")
+        if text.strip().lower().startswith(self._settings.note_prefix.lower()):
+            await self._react(channel, ts, "memo")  # internal: seen, and not sent
+            return
+        said = plain(text)
+        if not said:
+            return
+        if not await self._store.customer_exists(customer_id):
+            await self.post(
+                channel, "This shopper's data was deleted (/forget): your reply was not sent.", thread_ts=thread_ts
+            )
+            return
+        await self._take(customer_id, user, channel, thread_ts, announce=False)
+        delivered = await self._outbox.send(customer_id, said, role="staff")
+        await self._react(channel, ts, "white_check_mark" if delivered else "hourglass_flowing_sand")
+
+    async def _take(self, customer_id: str, user: str, channel: str, thread_ts: str, *, announce: bool) -> None:
+        """Staff own the conversation from now on; the shopper hears a person joined."""
+        await self._store.attach_thread(customer_id, channel, thread_ts)  # a resolved thread reopens
+        previous = await self._store.set_handover(customer_id, "staff", owner=user)
+        if previous != "staff":
+            name = await self._name(user)
+            await self._outbox.send(customer_id, f"{name} from our team has joined the conversation.", role="assistant")
+        if announce or previous != "staff":
+            await self.post(
+                channel, f"<@{user}> has the conversation: the assistant stays silent.", thread_ts=thread_ts
+            )
+
+    async def _react(self, channel: str, ts: str, name: str) -> None:
+        with contextlib.suppress(SlackApiError):  # a reaction is a courtesy
+            await self.client.reactions_add(channel=channel, timestamp=ts, name=name)
+
+    # -- buttons --------------------------------------------------------------------------
+
+    async def _on_handover_button(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        await ack()
+        user = body["user"]["id"]
+        if not await self.is_staff((body.get("team") or {}).get("id"), user):
+            await respond(text=NOT_STAFF, response_type="ephemeral", replace_original=False)
+            return
+        customer_id = str(action.get("value", ""))
+        channel = (body.get("channel") or {}).get("id")
+        thread_ts = (body.get("message") or {}).get("thread_ts") or (body.get("message") or {}).get("ts")
+        if not channel or not thread_ts or not await self._store.customer_exists(customer_id):
+            await respond(
+                text="That shopper's data was deleted (/forget).", response_type="ephemeral", replace_original=False
+            )
+            return
+        shop = self._knowledge.shop_name
+        if action["action_id"] == TAKE:
+            await self._take(customer_id, user, channel, thread_ts, announce=True)
+        elif action["action_id"] == BACK:
+            previous = await self._store.set_handover(customer_id, "bot")
+            if previous in ("staff", "waiting"):
+                await self._outbox.send(
+                    customer_id, f"You're back with {shop}'s assistant. Ask me anything.", role="assistant"
+                )
+            await self.post(channel, f"<@{user}> handed the conversation back to the assistant.", thread_ts=thread_ts)
+        else:
+            previous = await self._store.set_handover(customer_id, "resolved")
+            if previous != "resolved":
+                await self._outbox.send(
+                    customer_id,
+                    "Our team has marked this conversation as resolved. I'm here if you need anything else.",
+                    role="assistant",
+                )
+            await self.post(channel, f"<@{user}> resolved the conversation.", thread_ts=thread_ts)
+
+    # -- /shopbot ---------------------------------------------------------------------------
+
+    async def _on_command(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], command: dict[str, Any], respond: Any
+    ) -> None:
+        await ack()
+        if not await self.is_staff(body.get("team_id"), body.get("user_id")):
+            await respond(text=NOT_STAFF)
+            return
+        verb, _, rest = str(command.get("text", "")).strip().partition(" ")
+        if verb.lower() == "copy":
+            await self._copy(respond, rest.strip(), 0, None, replace=False)
+        elif verb.lower() in ("", "help"):
+            await respond(text=STAFF_HELP)
+        else:
+            answer = await self.ask(
+                body["user_id"],
+                plain(f"{verb} {rest}"),
+                channel=str(body.get("channel_id", "command")),
+                thread=None,
+                message_id=f"command:{body.get('trigger_id')}",
+            )
+            for text, blocks in section_messages(escape(answer or "")):
+                await respond(text=text, blocks=blocks)
+
+    async def _copy(self, respond: Any, brief: str, variant: int, product_id: str | None, *, replace: bool) -> None:
+        if not brief:
+            await respond(
+                text="What should I write about? For example: `/shopbot copy Drizzle Shell Jacket, social post`"
+            )
+            return
+        offered = {p.id: p for p in self._knowledge.shop.offered}
+        product = offered.get(product_id or "")
+        if product is None:
+            found = await asyncio.to_thread(self._knowledge.find_products, topic_of(brief), 1)
+            product = found[0] if found else None
+        if product is None:
+            await respond(text=f"No product in the catalog matches “{escape(brief)}”.")
+            return
+        copy = self._writer.write(product, brief, variant)
+        problems = self._writer.problems(copy)
+        if problems:  # composed from the catalog, so this is a bug to see, not copy to send
+            log.error("copy for %s states what the catalog does not (%s): withheld", product.id, problems)
+            await respond(text="I couldn't write copy I can stand behind for that product.")
+            return
+        await respond(text=copy.text, blocks=copy_blocks(copy), replace_original=replace)
+
+    async def _on_copy_button(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        await ack()
+        if not await self.is_staff((body.get("team") or {}).get("id"), body["user"]["id"]):
+            await respond(text=NOT_STAFF, replace_original=False)
+            return
+        try:
+            value = json.loads(action.get("value", ""))
+            product_id, variant, brief = str(value["p"]), int(value["v"]), str(value["b"])
+        except (ValueError, KeyError, TypeError):
+            await respond(text="That button no longer works; run `/shopbot copy` again.", replace_original=False)
+            return
+        if action["action_id"] == REGENERATE:
+            await self._copy(respond, brief, variant + 1, product_id, replace=True)
+            return
+        product = {p.id: p for p in self._knowledge.shop.offered}.get(product_id)
+        if product is None:
+            await respond(text="That product is no longer offered.", replace_original=False)
+            return
+        copy = self._writer.write(product, brief, variant)
+        await respond(
+            text=f"<@{body['user']['id']}> picked: {escape(copy.text)}",
+            response_type="in_channel",
+            delete_original=True,
+        )
+
+    # -- posting --------------------------------------------------------------------------
+
+    async def post(self, channel: str, text: str, *, thread_ts: str | None = None) -> str:
+        """`text` (mrkdwn the caller escaped) in as many messages as Slack's limits need; the
+        ts of the first."""
+        first = ""
+        for fallback, blocks in section_messages(text):
+            answer = await self.client.chat_postMessage(
+                channel=channel, text=fallback, blocks=blocks, thread_ts=thread_ts, unfurl_links=False
+            )
+            first = first or str(answer["ts"])
+        return first
+
+    async def send(
+        self, chat_id: str, text: str, quick_replies: Sequence[QuickReply] = (), *, role: Role = "staff"
+    ) -> None:
+        """Outbox sender: a message to a staff member (their DM), through the same limiter."""
+        await self.post(chat_id, escape(text))
+
+    # -- the hand-over desk ---------------------------------------------------------------
+
+    async def run_desk(self) -> None:
+        """Show hand-overs and mirrored messages in the support channel, in order, until
+        cancelled. An event is acknowledged in the stream only once Slack has it; a failure
+        (Slack or Redis down) is retried from the first unacknowledged event."""
+        channel = self._settings.support_channel
+        if channel is None:
+            log.warning("slack: SHOPBOT_SLACK__SUPPORT_CHANNEL is not set; hand-overs wait in Redis until it is")
+            return
+        consumer = f"{socket.gethostname()}-{os.getpid()}"
+        pending, delay = True, 1.0
+        while True:
+            try:
+                if pending:
+                    await self._store.claim_stale_desk(DESK_GROUP, consumer, min_idle_ms=_STALE_DESK_MS)
+                entries = await self._store.read_desk(DESK_GROUP, consumer, pending=pending)
+                if pending and not entries:
+                    pending = False
+                    continue
+                for entry_id, event in entries:
+                    if event is not None:
+                        await self._show(channel, event)
+                    await self._store.ack_desk(DESK_GROUP, entry_id)
+                delay = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("slack desk: %s; trying again in %.0f s", exc, delay)
+                pending = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+
+    async def _show(self, channel: str, event: HandOver | Mirrored) -> None:
+        status = await self._store.handover_status(event.customer_id)
+        thread = (
+            (status.slack_channel, status.thread_ts) if status and status.slack_channel and status.thread_ts else None
+        )
+        if isinstance(event, Mirrored):
+            if thread is None:
+                log.info("slack desk: a message of %s has no thread (resolved or deleted)", event.customer_id)
+                return
+            await self.post(thread[0], f"*{_WHO[event.role]}:* {escape(event.text)}", thread_ts=thread[1])
+            return
+        if datetime.now(UTC) - event.ts > _HANDOVER_MAX_AGE:
+            log.warning("slack desk: hand-over of %s from %s is too old to post", event.customer_id, event.ts)
+            return
+        if thread is not None:
+            await self.post(
+                thread[0], f"The shopper {_REASONS[event.reason]} again: {escape(event.message)}", thread_ts=thread[1]
+            )
+            return
+        history = await self._store.history(event.customer_id)
+        identities = await self._store.identities(event.customer_id)
+        customer = (
+            escape(", ".join(f"{c}:{u}" for c, u in identities) or event.customer_id) + f"\n`{event.customer_id}`"
+        )
+        recent = "\n".join(
+            f"*{_WHO[m.role]}:* {escape(' '.join(m.text.split())[:280])}" for m in history[-_RECENT:] if m.text
+        )
+        blocks = handover_blocks(event, customer, summarize(history), sentiment_trend(history), recent)
+        answer = await self.client.chat_postMessage(
+            channel=channel, text=f"Hand-over: the shopper {_REASONS[event.reason]}", blocks=blocks
+        )
+        await self._store.attach_thread(event.customer_id, str(answer["channel"]), str(answer["ts"]))
+
+    # -- transports -----------------------------------------------------------------------
+
+    def events_route(self) -> Route:
+        """The Events API endpoint on the web app (events, slash commands and buttons)."""
+
+        async def endpoint(request: Request) -> Response:
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > _MAX_BODY:
+                    return JSONResponse({"error": "too large"}, status_code=413)
+            return to_starlette_response(await self.app.async_dispatch(to_async_bolt_request(request, body)))
+
+        return Route(self._settings.events_path, endpoint, methods=["POST"])
+
+    async def connect_socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        if self._settings.app_token is None:
+            raise ValueError("SHOPBOT_SLACK__APP_TOKEN is not set")
+        self._socket = AsyncSocketModeHandler(self.app, self._settings.app_token.get_secret_value())
+        await self._socket.connect_async()
+
+    async def close(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+
+
+@contextlib.asynccontextmanager
+async def slack_channel(
+    *, engine: Engine, store: Store, outbox: Outbox, knowledge: ShopKnowledge, settings: SlackSettings
+) -> AsyncIterator[SlackChannel]:
+    """The channel with its desk running (and its socket, in Socket Mode)."""
+    channel = SlackChannel(engine=engine, store=store, outbox=outbox, knowledge=knowledge, settings=settings)
+    outbox.register(CHANNEL, channel)
+    desk = asyncio.create_task(channel.run_desk())
+    try:
+        if settings.app_token is not None:
+            await channel.connect_socket_mode()
+        yield channel
+    finally:
+        desk.cancel()
+        await asyncio.gather(desk, return_exceptions=True)
+        await channel.close()
