@@ -13,8 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.slack_fake import BOT_TOKEN as SLACK_TOKEN
+from tests.slack_fake import SECRET as SLACK_SECRET
+from tests.slack_fake import FakeSlack, event_body, signed, slack_in_thread
 from tests.test_cli import clean_env, serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -129,3 +133,44 @@ def test_the_widget_streams_an_answer_and_keeps_the_conversation(
         assert second
         texts = [e.text for e in root.find_elements(By.CSS_SELECTOR, ".msg")]
         assert texts[:2] == ["Hello! Can you help me with something?", answer], "history shown after reconnecting"
+
+
+def test_a_staff_reply_from_slack_appears_in_the_widget_and_the_assistant_stays_silent(
+    browser: webdriver.Chrome, tmp_path: Path, redis_url: str
+) -> None:
+    fake = FakeSlack()
+    with slack_in_thread(fake) as api_url:
+        env = clean_env(
+            SHOPBOT_REDIS_URL=redis_url,
+            SHOPBOT_REDIS_PREFIX=f"browser{time.monotonic_ns()}",
+            SHOPBOT_DATA_DIR=str(tmp_path / "data"),
+            SHOPBOT_SLACK__BOT_TOKEN=SLACK_TOKEN,
+            SHOPBOT_SLACK__SIGNING_SECRET=SLACK_SECRET,
+            SHOPBOT_SLACK__SUPPORT_CHANNEL="C0SUPPORT",
+            SHOPBOT_SLACK__API_URL=api_url,
+        )
+        with serving(env) as url:
+            browser.get(url)
+            root = shadow(browser)
+            root.find_element(By.CSS_SELECTOR, ".launcher").click()
+            wait(browser, lambda: root.find_element(By.CSS_SELECTOR, ".status").text == "online")
+            assert "person" in ask(browser, "/human")
+            wait(browser, lambda: fake.posts("C0SUPPORT"))
+            thread = fake.posts("C0SUPPORT")[0]["_ts"]
+
+            reply = {"type": "message", "channel": "C0SUPPORT", "channel_type": "channel", "user": "U0STAFF"}
+            body = event_body(
+                {**reply, "text": "Hi, Sam here. Let me look.", "ts": "1700000950.000001", "thread_ts": thread}
+            )
+            assert httpx.post(f"{url}/slack/events", content=body, headers=signed(body)).status_code == 200
+            wait(browser, lambda: root.find_elements(By.CSS_SELECTOR, ".msg.staff"))
+            assert [e.text for e in root.find_elements(By.CSS_SELECTOR, ".msg.staff")] == ["Hi, Sam here. Let me look."]
+            assert "joined" in root.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text
+
+            # The shopper answers the person: no reply from the assistant, no typing left behind.
+            assistant_before = len(root.find_elements(By.CSS_SELECTOR, ".msg.assistant"))
+            root.find_element(By.CSS_SELECTOR, "textarea").send_keys("It's order 1021")
+            root.find_element(By.CSS_SELECTOR, "form button").click()
+            wait(browser, lambda: any("order 1021" in t for t in fake.texts("C0SUPPORT", thread)))
+            wait(browser, lambda: not root.find_elements(By.CSS_SELECTOR, ".msg.typing"), timeout=10)
+            assert len(root.find_elements(By.CSS_SELECTOR, ".msg.assistant")) == assistant_before
