@@ -29,6 +29,7 @@ import logging
 import os
 import socket
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import BoltResponse
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -66,6 +68,25 @@ NOT_STAFF = "Sorry, only the shop's support team can use this app."
 _EVENT_TTL_S = 6 * 3600  # Slack retries within minutes; a day of event ids is plenty
 _GROUP_TTL_S = 60.0  # how long the staff user group's members are trusted
 _STALE_DESK_MS = 60_000  # a desk event another process took and left this long is taken over
+_CLAIM_EVERY_S = 30.0
+_LEAD_MS = 60_000  # one process reads the desk stream (order); another takes over this long after it stops
+_DESK_TRIES = 3  # a desk event Slack refuses this often (for itself, not the set-up) is set aside
+# Refusals that say the set-up is wrong, not the event: every event waits until it is fixed.
+_SETUP_ERRORS = {
+    "ratelimited",
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "missing_scope",
+    "team_access_not_granted",
+    "fatal_error",
+    "internal_error",
+    "service_unavailable",
+}
 _HANDOVER_MAX_AGE = timedelta(days=3)  # older hand-overs (Slack was off) are logged, not posted
 _RECENT = 6
 _MAX_BODY = 1 << 20
@@ -111,7 +132,9 @@ def handover_blocks(event: HandOver, customer: str, lines: tuple[str, str], tren
 
 
 def copy_blocks(copy: Copy) -> list[Any]:
-    value = json.dumps({"p": copy.product.id, "v": copy.variant, "b": copy.brief[:1500]})
+    # A button's value holds 2,000 characters: the brief is cut well inside that, and written
+    # without \u escapes, which would make one character six.
+    value = json.dumps({"p": copy.product.id, "v": copy.variant, "b": copy.brief[:1000]}, ensure_ascii=False)
     return [
         {
             "type": "section",
@@ -137,6 +160,11 @@ def copy_blocks(copy: Copy) -> list[Any]:
             ],
         },
     ]
+
+
+def _actor_team(body: dict[str, Any], context: AsyncBoltContext) -> str | None:
+    """A button's presser's own workspace (`user.team_id`), else what bolt read as the actor's."""
+    return (body.get("user") or {}).get("team_id") or context.actor_team_id
 
 
 class SlackChannel:
@@ -171,6 +199,9 @@ class SlackChannel:
         self._group: tuple[float, set[str]] = (0.0, set())
         self._names: dict[str, str] = {}
         self._socket: Any = None
+        # One customer's thread replies and buttons, one at a time: "Sam joined" comes before
+        # Sam's first words even when two replies arrive together.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.app.middleware(self._once)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
@@ -235,34 +266,48 @@ class SlackChannel:
         return None
 
     async def _released_on_failure(self, body: dict[str, Any], work: Awaitable[None]) -> None:
+        """Run an event's work; when it fails (or is cut off by a shutdown) its claim is given
+        back, so a retry of it is handled. Slack only retries what it saw unacknowledged, so the
+        work also says in Slack what did not happen (see _message and _question)."""
         try:
             await work
-        except Exception:
+        except BaseException as exc:
             if body.get("event_id"):
-                await self._store.release_event(CHANNEL, str(body["event_id"]))
+                await asyncio.shield(self._store.release_event(CHANNEL, str(body["event_id"])))
+            if not isinstance(exc, Exception):
+                raise
             log.exception("slack: event %s failed; a retry of it will be handled", body.get("event_id"))
+
+    def _lock(self, customer_id: str) -> asyncio.Lock:
+        lock = self._locks.get(customer_id)
+        if lock is None:
+            lock = self._locks[customer_id] = asyncio.Lock()
+        return lock
 
     # -- events ---------------------------------------------------------------------------
 
-    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        await self._released_on_failure(body, self._mention(event, body))
+    # The workspace of the person acting (context.actor_team_id), not of the app's install: in a
+    # Slack Connect channel those differ, and outsiders must not see the shop's orders.
 
-    async def _mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await self._released_on_failure(body, self._mention(event, context))
+
+    async def _mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         _, bot_user = await self._identity()
         text = event.get("text", "").replace(f"<@{bot_user}>", "").strip()
-        await self._question(body.get("team_id"), event, plain(text))
+        await self._question(context, event, plain(text))
 
-    async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        await self._released_on_failure(body, self._message(event, body))
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await self._released_on_failure(body, self._message(event, context))
 
-    async def _message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+    async def _message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         # Edits, deletions, joins and bots' posts are not questions nor replies to a shopper.
         if event.get("subtype") not in (None, "thread_broadcast") or event.get("bot_id") or not event.get("user"):
             return
         _, bot_user = await self._identity()
         text = event.get("text", "")
         if event.get("channel_type") == "im":
-            await self._question(body.get("team_id"), event, plain(text))
+            await self._question(context, event, plain(text))
             return
         thread_ts = event.get("thread_ts")
         if not thread_ts or f"<@{bot_user}>" in text:  # a mention is a question: app_mention has it
@@ -270,20 +315,47 @@ class SlackChannel:
         customer_id = await self._store.customer_for_thread(event["channel"], thread_ts)
         if customer_id is None:
             return  # a thread of the channel's own chatter
-        if not await self.is_staff(body.get("team_id"), event["user"]):
+        if not await self.is_staff(context.actor_team_id, context.actor_user_id):
             await self.post(event["channel"], NOT_STAFF, thread_ts=thread_ts)
             return
-        await self._staff_reply(customer_id, event, thread_ts)
+        try:
+            async with self._lock(customer_id):
+                await self._staff_reply(customer_id, event, thread_ts)
+        except Exception as exc:
+            # Bolt acknowledged the event already: Slack will not send it again, so the person
+            # who wrote it must see that it did not reach the shopper.
+            with contextlib.suppress(Exception):
+                await self._react(event["channel"], event["ts"], "warning")
+                await self.post(
+                    event["channel"],
+                    f"Not delivered to the shopper ({type(exc).__name__}). Please send it again.",
+                    thread_ts=thread_ts,
+                )
+            raise
 
-    async def _question(self, team_id: str | None, event: dict[str, Any], text: str) -> None:
-        channel, ts = event["channel"], event["ts"]
+    async def _question(self, context: AsyncBoltContext, event: dict[str, Any], text: str) -> None:
+        channel, ts, user = event["channel"], event["ts"], event.get("user", "")
         thread = event.get("thread_ts") or ts
-        if not await self.is_staff(team_id, event.get("user")):
+        if not await self.is_staff(context.actor_team_id, context.actor_user_id or user):
             await self.post(channel, NOT_STAFF, thread_ts=thread)
             return
-        answer = await self.ask(event["user"], text, channel=channel, thread=thread, message_id=f"{channel}:{ts}")
-        if answer is not None:
-            await self.post(channel, answer, thread_ts=thread)
+        try:
+            answer = await self.ask(user, text, channel=channel, thread=thread, message_id=f"{channel}:{ts}")
+        except Exception:
+            answer = ShopbotError.public_message
+            log.exception("slack: staff question %s:%s failed", channel, ts)
+        if answer is None:
+            return
+        # Answers hold customers' data: in the open only in a DM or the support channel; in any
+        # other channel only the one who asked sees it.
+        private = event.get("channel_type") == "im" or channel.startswith("D")
+        if private or channel == self._settings.support_channel:
+            await self.post(channel, escape(answer), thread_ts=thread)
+        else:
+            for fallback, blocks in section_messages(escape(answer)):
+                await self.client.chat_postEphemeral(
+                    channel=channel, user=user, text=fallback, blocks=blocks, thread_ts=thread
+                )
 
     async def ask(self, user: str, text: str, *, channel: str, thread: str | None, message_id: str) -> str | None:
         """The staff persona's answer (None: this message was answered already)."""
@@ -310,11 +382,11 @@ class SlackChannel:
 
     async def _staff_reply(self, customer_id: str, event: dict[str, Any], thread_ts: str) -> None:
         channel, ts, user = event["channel"], event["ts"], event["user"]
-        text = event.get("text", "")
-        if text.strip().lower().startswith(self._settings.note_prefix.lower()):
+        said = plain(event.get("text", ""))
+        # Read as the shopper would get it: "<@U1> note: ..." and "*note:* ..." are notes too.
+        if said.lstrip("*_~ ").lower().startswith(self._settings.note_prefix.lower()):
             await self._react(channel, ts, "memo")  # internal: seen, and not sent
             return
-        said = plain(text)
         if not said:
             return
         if not await self._store.customer_exists(customer_id):
@@ -345,11 +417,16 @@ class SlackChannel:
     # -- buttons --------------------------------------------------------------------------
 
     async def _on_handover_button(
-        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any], respond: Any
+        self,
+        ack: Callable[..., Awaitable[None]],
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Any,
+        context: AsyncBoltContext,
     ) -> None:
         await ack()
         user = body["user"]["id"]
-        if not await self.is_staff((body.get("team") or {}).get("id"), user):
+        if not await self.is_staff(_actor_team(body, context), user):
             await respond(text=NOT_STAFF, response_type="ephemeral", replace_original=False)
             return
         customer_id = str(action.get("value", ""))
@@ -360,10 +437,14 @@ class SlackChannel:
                 text="That shopper's data was deleted (/forget).", response_type="ephemeral", replace_original=False
             )
             return
+        async with self._lock(customer_id):
+            await self._move(str(action["action_id"]), customer_id, user, channel, thread_ts)
+
+    async def _move(self, action_id: str, customer_id: str, user: str, channel: str, thread_ts: str) -> None:
         shop = self._knowledge.shop_name
-        if action["action_id"] == TAKE:
+        if action_id == TAKE:
             await self._take(customer_id, user, channel, thread_ts, announce=True)
-        elif action["action_id"] == BACK:
+        elif action_id == BACK:
             previous = await self._store.set_handover(customer_id, "bot")
             if previous in ("staff", "waiting"):
                 await self._outbox.send(
@@ -383,10 +464,15 @@ class SlackChannel:
     # -- /shopbot ---------------------------------------------------------------------------
 
     async def _on_command(
-        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], command: dict[str, Any], respond: Any
+        self,
+        ack: Callable[..., Awaitable[None]],
+        body: dict[str, Any],
+        command: dict[str, Any],
+        respond: Any,
+        context: AsyncBoltContext,
     ) -> None:
         await ack()
-        if not await self.is_staff(body.get("team_id"), body.get("user_id")):
+        if not await self.is_staff(context.actor_team_id, body.get("user_id")):
             await respond(text=NOT_STAFF)
             return
         verb, _, rest = str(command.get("text", "")).strip().partition(" ")
@@ -428,10 +514,15 @@ class SlackChannel:
         await respond(text=copy.text, blocks=copy_blocks(copy), replace_original=replace)
 
     async def _on_copy_button(
-        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any], respond: Any
+        self,
+        ack: Callable[..., Awaitable[None]],
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Any,
+        context: AsyncBoltContext,
     ) -> None:
         await ack()
-        if not await self.is_staff((body.get("team") or {}).get("id"), body["user"]["id"]):
+        if not await self.is_staff(_actor_team(body, context), body["user"]["id"]):
             await respond(text=NOT_STAFF, replace_original=False)
             return
         try:
@@ -475,28 +566,41 @@ class SlackChannel:
 
     # -- the hand-over desk ---------------------------------------------------------------
 
-    async def run_desk(self) -> None:
+    async def run_desk(self, *, stale_ms: int = _STALE_DESK_MS) -> None:
         """Show hand-overs and mirrored messages in the support channel, in order, until
-        cancelled. An event is acknowledged in the stream only once Slack has it; a failure
-        (Slack or Redis down) is retried from the first unacknowledged event."""
+        cancelled. One process at a time reads the stream (a lease in Redis), so a thread's
+        posts keep their order with several processes. An event is acknowledged in the stream
+        only once Slack has it; a failure (Slack or Redis down) is retried from the first
+        unacknowledged event, and one Slack keeps refusing is set aside after a few tries."""
         channel = self._settings.support_channel
         if channel is None:
             log.warning("slack: SHOPBOT_SLACK__SUPPORT_CHANNEL is not set; hand-overs wait in Redis until it is")
             return
         consumer = f"{socket.gethostname()}-{os.getpid()}"
-        pending, delay = True, 1.0
+        refused: dict[str, int] = {}
+        leading, pending, claimed_at, delay = False, True, 0.0, 1.0
         while True:
             try:
-                if pending:
-                    await self._store.claim_stale_desk(DESK_GROUP, consumer, min_idle_ms=_STALE_DESK_MS)
-                entries = await self._store.read_desk(DESK_GROUP, consumer, pending=pending)
+                if not await self._store.lead("desk", consumer, ttl_ms=_LEAD_MS):
+                    leading = False
+                    await asyncio.sleep(_LEAD_MS / 6000)
+                    continue
+                if not leading:
+                    log.info("slack desk: this process posts hand-overs (%s)", consumer)
+                    leading, pending, claimed_at = True, True, 0.0
+                if time.monotonic() - claimed_at > _CLAIM_EVERY_S:
+                    # Events a process that died (or restarted) was given and never finished.
+                    await self._store.claim_stale_desk(DESK_GROUP, consumer, min_idle_ms=stale_ms)
+                    claimed_at, pending = time.monotonic(), True
+                entries = await self._store.read_desk(DESK_GROUP, consumer, pending=pending, count=10)
                 if pending and not entries:
                     pending = False
                     continue
                 for entry_id, event in entries:
-                    if event is not None:
-                        await self._show(channel, event)
+                    if event is not None and not await self._shown(channel, entry_id, event, refused):
+                        break
                     await self._store.ack_desk(DESK_GROUP, entry_id)
+                    await self._store.lead("desk", consumer, ttl_ms=_LEAD_MS)
                 delay = 1.0
             except asyncio.CancelledError:
                 raise
@@ -505,6 +609,26 @@ class SlackChannel:
                 pending = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
+
+    async def _shown(self, channel: str, entry_id: str, event: HandOver | Mirrored, refused: dict[str, int]) -> bool:
+        """Post one desk event: True when it is done with (posted, or set aside for good)."""
+        try:
+            await self._show(channel, event)
+            refused.pop(entry_id, None)
+            return True
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            tries = refused[entry_id] = refused.get(entry_id, 0) + 1
+            if error in _SETUP_ERRORS:
+                log.error("slack desk: Slack refuses posts to the support channel (%s); hand-overs wait", error)
+                raise
+            if tries < _DESK_TRIES:
+                raise
+            log.error("slack desk: Slack refused event %s %d times (%s); set aside in the dead-letter stream",
+                      entry_id, tries, error)  # fmt: skip
+            await self._store.dead_letter(entry_id, event, error)
+            refused.pop(entry_id, None)
+            return True
 
     async def _show(self, channel: str, event: HandOver | Mirrored) -> None:
         status = await self._store.handover_status(event.customer_id)

@@ -278,9 +278,14 @@ class TelegramChannel:
                         shown = await self._show(chat_id, shown, split(streamed)[0])
                         last_edit = time.monotonic()
             typing.cancel()
+            if final is not None and "with_staff" in final.flags and shown is not None:
+                # Staff took the conversation over while the reply was written: what was
+                # streamed of it goes; the person answers through the outbox.
+                with contextlib.suppress(AiogramError):
+                    await self.bot.delete_message(chat_id, shown.message_id)
             if final is None or final.flags & {"repeat", "with_staff"}:
                 # A delivery Telegram repeated (answered the first time), or a message for the
-                # person who has the conversation: they answer through the outbox.
+                # person who has the conversation.
                 return
             await self._finish(chat_id, shown, final.text, keyboard(final.quick_replies))
         except DuplicateMessage:

@@ -179,6 +179,12 @@ class FakeBotApi:
                 return ok(True)
             case "sendChatAction" | "answerCallbackQuery":
                 return ok(True)
+            case "deleteMessage":
+                message_id = int(params["message_id"])
+                if self.texts.pop(message_id, None) is None:
+                    return bad("message to delete not found")
+                self.chats.pop(message_id, None)
+                return ok(True)
             case "sendMessage" | "editMessageText":
                 text = params.get("text", "")
                 if params.get("parse_mode") == "HTML" and not parses_as_html(text):

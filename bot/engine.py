@@ -64,6 +64,10 @@ def whole_sentences(text: str) -> str:
     return text
 
 
+def _mirrored(customer_id: str, message: StoredMessage) -> Mirrored:
+    return Mirrored(customer_id=customer_id, role=message.role, text=message.text, channel=message.channel)
+
+
 class Engine:
     def __init__(
         self,
@@ -179,8 +183,7 @@ class Engine:
         if command is not None and command.name == "human":
             handed, event = await self._hand_over(ticket, inbound, text, "asked_for_person", None)
             reply = Reply(text=handed, customer_id=customer_id, flags={"command", "handed_over"})
-            await self._store.settle(ticket, self._settings.dedup_ttl_s)
-            await self._store.publish_desk(event)
+            await self._store.settle(ticket, self._settings.dedup_ttl_s, desk=[event])
             yield reply
             return
         if command is not None:
@@ -312,21 +315,20 @@ class Engine:
         )
         # The hand-over state is checked again as the reply is recorded, atomically: staff who
         # took the conversation over while this reply was written get the message, not the reply.
+        # A hand-over event is written with the turn (its thread shows it); while a person is
+        # on the way, the turn goes to their thread.
         state = await self._store.record(
             ticket,
             [asked, answer],
             identity=(channel, inbound.user_id),
             dedup_ttl_s=self._settings.dedup_ttl_s,
             unless_staff=True,
+            desk=[handover] if handover is not None else [],
+            desk_if_waiting=[] if handover is not None else [_mirrored(customer_id, m) for m in (asked, answer)],
         )
         if state == "staff":
             yield await self._to_staff(ticket, inbound, text, asked)
             return
-        if handover is not None:
-            await self._store.publish_desk(handover)  # after the turn is recorded: its thread shows it
-        elif state == "waiting":  # a person is on the way: their thread follows the conversation
-            for message in (asked, answer):
-                await self._mirror(customer_id, message)
         self._metrics.latency.labels(channel).observe(latency_ms / 1000)
         self._metrics.replies.labels(channel).inc()
         yield Reply(
@@ -414,16 +416,14 @@ class Engine:
             role="user", text=text, ts=inbound.timestamp, channel=inbound.channel, message_id=inbound.message_id
         )
         await self._store.record(
-            ticket, [asked], identity=(inbound.channel, inbound.user_id), dedup_ttl_s=self._settings.dedup_ttl_s
+            ticket,
+            [asked],
+            identity=(inbound.channel, inbound.user_id),
+            dedup_ttl_s=self._settings.dedup_ttl_s,
+            desk=[_mirrored(ticket.customer_id, asked)],
         )
-        await self._mirror(ticket.customer_id, asked)
         self._metrics.replies.labels(inbound.channel).inc()
         return Reply(text="", customer_id=ticket.customer_id, flags={"with_staff"})
-
-    async def _mirror(self, customer_id: str, message: StoredMessage) -> None:
-        await self._store.publish_desk(
-            Mirrored(customer_id=customer_id, role=message.role, text=message.text, channel=message.channel)
-        )
 
     async def _answer_staff(self, ticket: Ticket, inbound: Inbound, text: str, started: float) -> Reply:
         """A staff member's question (Slack): lookups a shopper may not make, no hand-over."""

@@ -19,6 +19,8 @@ refreshes the identity key, so this needs one Redis (or Sentinel), not Redis Clu
     {p}:desk                              stream of hand-overs and mirrored messages for Slack
     {p}:push:{channel}                    pub/sub: a message for a user, to the process holding
                                           their connection
+    {p}:desk:dead                         stream of desk events Slack refused for good
+    {p}:lead:{role}                       the process holding a role (the desk reader), PX
     {p}:event:{source}:{event id}         a platform event taken (Slack retries), SET NX EX
     {p}:order-customers:{order id}        set of customers who proved the order
     {p}:dedup:{channel}:{user}:{msg id}   a platform message already taken (SET NX): kept alive
@@ -39,7 +41,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar, cast
@@ -163,6 +165,45 @@ if ttl >= 0 and ttl <= tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[2], ARG
 return alive
 """
 
+# A turn recorded (Store.record). KEYS: hand-over hash, message claim, history, identities set,
+# identity key, desk stream. ARGV: unless staff (0/1), claim TTL s, history limit, TTL s, then
+# n messages, then n desk entries for a waiting conversation (kind, event), then n desk
+# entries to write always (kind, event).
+_RECORD = """
+local state = redis.call('HGET', KEYS[1], 'state') or ''
+if ARGV[1] == '1' and state == 'staff' then return state end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
+local i = 5
+local n = tonumber(ARGV[i])
+for j = 1, n do redis.call('RPUSH', KEYS[3], ARGV[i + j]) end
+redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+redis.call('EXPIRE', KEYS[5], ARGV[4])
+i = i + n + 1
+for pass = 1, 2 do
+  n = tonumber(ARGV[i])
+  if pass == 2 or state == 'waiting' then
+    for j = 0, n - 1 do
+      redis.call('XADD', KEYS[6], 'MAXLEN', '~', '100000', '*',
+                 'kind', ARGV[i + 1 + 2 * j], 'event', ARGV[i + 2 + 2 * j])
+    end
+  end
+  i = i + 2 * n + 1
+end
+return state
+"""
+
+# A role held by one process: KEYS: the role's key; ARGV: holder, TTL ms. 1: held by the caller.
+_LEAD = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] or not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
 # A hand-over's state moves in one step: KEYS: the hand-over hash; ARGV: new state, reason,
 # owner, now (ISO), TTL s, states to leave alone (comma-separated). Returns the old state.
 _SET_STATE = """
@@ -187,6 +228,14 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[1] .. ':alive:' .. ARGV[1])
 return 1
 """
+
+
+def _desk_fields(events: Sequence[DeskEvent]) -> list[str]:
+    """Each event as the two fields of its desk stream entry: kind, JSON."""
+    fields: list[str] = []
+    for event in events:
+        fields += ["handover" if isinstance(event, HandOver) else "message", event.model_dump_json()]
+    return fields
 
 
 @dataclass(frozen=True)
@@ -232,6 +281,8 @@ class Store:
         self._release = redis.register_script(_RELEASE)
         self._refresh = redis.register_script(_REFRESH)
         self._set_state = redis.register_script(_SET_STATE)
+        self._record = redis.register_script(_RECORD)
+        self._lead = redis.register_script(_LEAD)
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -287,9 +338,14 @@ class Store:
         return Ticket(customer_id, int(result[2]), self._cust(customer_id, "order"), claim, lease_s)
 
     @_unavailable
-    async def settle(self, ticket: Ticket, dedup_ttl_s: int) -> None:
-        """Keep the claim of a message answered without a recorded turn (a command)."""
-        await self.redis.set(ticket.claim, "1", ex=dedup_ttl_s)
+    async def settle(self, ticket: Ticket, dedup_ttl_s: int, *, desk: Sequence[DeskEvent] = ()) -> None:
+        """Keep the claim of a message answered without a recorded turn (a command), and write
+        what the staff desk must show of it (a hand-over), in one transaction."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(ticket.claim, "1", ex=dedup_ttl_s)
+            for kind, raw in zip(*[iter(_desk_fields(desk))] * 2, strict=True):
+                pipe.xadd(self.desk_stream, {"kind": kind, "event": raw}, maxlen=100_000, approximate=True)
+            await pipe.execute()
 
     async def release_message(self, channel: Channel, user_id: str, message_id: str) -> None:
         """Forget a claim whose message was not answered, so a retry of it is answered."""
@@ -328,34 +384,42 @@ class Store:
         identity: tuple[Channel, str],
         dedup_ttl_s: int,
         unless_staff: bool = False,
+        desk: Sequence[DeskEvent] = (),
+        desk_if_waiting: Sequence[DeskEvent] = (),
     ) -> HandOverState | None:
-        """Record an answered message: push, cap, refresh every TTL of the customer, and keep
-        the message's claim for the de-duplication TTL, all in one transaction. Returns the
-        conversation's hand-over state as it was recorded. With `unless_staff`, a conversation
-        staff own gets nothing recorded ("staff" comes back): the state is WATCHed, so a take-
-        over landing between the check and the write makes the transaction check again."""
+        """Record an answered message: push, cap, refresh every TTL of the customer, keep the
+        message's claim for the de-duplication TTL, and write what the staff desk must show,
+        all in one script. Returns the conversation's hand-over state as it was recorded.
+
+        The hand-over state is read in the same script: with `unless_staff`, a conversation
+        staff own gets nothing recorded ("staff" comes back), however late the take-over came.
+        `desk` events are written always, `desk_if_waiting` only while a person is asked for
+        (the thread follows the conversation until someone takes it). One script, not a
+        WATCHed transaction: redis-py reports a connection lost during EXEC as a WatchError,
+        and retrying that could write a turn twice."""
         customer_id = ticket.customer_id
-        history = self._cust(customer_id, "history")
-        handover = self._handover_key(customer_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(handover)
-                    state = await pipe.hget(handover, "state")
-                    if unless_staff and state == "staff":
-                        await pipe.reset()
-                        return "staff"
-                    pipe.multi()
-                    pipe.set(ticket.claim, "1", ex=dedup_ttl_s)
-                    pipe.rpush(history, *(m.model_dump_json() for m in messages))
-                    pipe.ltrim(history, -self._limit, -1)
-                    pipe.expire(history, self._ttl)
-                    pipe.expire(self._cust(customer_id, "identities"), self._ttl)
-                    pipe.expire(self._identity_key(*identity), self._ttl)
-                    await pipe.execute()
-                    return state or None  # type: ignore[return-value]
-                except redis_errors.WatchError:
-                    continue
+        args: list[str | int] = [
+            int(unless_staff),
+            dedup_ttl_s,
+            self._limit,
+            self._ttl,
+            len(messages),
+            *(m.model_dump_json() for m in messages),
+            len(desk_if_waiting),
+            *_desk_fields(desk_if_waiting),
+            len(desk),
+            *_desk_fields(desk),
+        ]
+        keys = [
+            self._handover_key(customer_id),
+            ticket.claim,
+            self._cust(customer_id, "history"),
+            self._cust(customer_id, "identities"),
+            self._identity_key(*identity),
+            self.desk_stream,
+        ]
+        state = await self._record(keys=keys, args=args)
+        return cast(HandOverState, state) if state else None
 
     @_unavailable
     async def reset(self, customer_id: str) -> None:
@@ -590,10 +654,8 @@ class Store:
 
     @_unavailable
     async def publish_desk(self, event: DeskEvent, *, keep: int = 100_000) -> str:
-        kind = "handover" if isinstance(event, HandOver) else "message"
-        entry = await self.redis.xadd(
-            self.desk_stream, {"kind": kind, "event": event.model_dump_json()}, maxlen=keep, approximate=True
-        )
+        kind, raw = _desk_fields([event])
+        entry = await self.redis.xadd(self.desk_stream, {"kind": kind, "event": raw}, maxlen=keep, approximate=True)
         return str(entry)
 
     @_unavailable
@@ -644,14 +706,42 @@ class Store:
     @_unavailable
     async def claim_stale_desk(self, group: str, consumer: str, *, min_idle_ms: int) -> int:
         """Take over the events another consumer of `group` was given and left unacknowledged
-        for `min_idle_ms` (its process died): they are this consumer's pending ones now."""
-        try:
-            answer = await self.redis.xautoclaim(self.desk_stream, group, consumer, min_idle_ms, "0-0", justid=True)
-        except redis_errors.ResponseError as exc:
-            if "NOGROUP" in str(exc):
-                return 0
-            raise
-        return len(answer[1]) if len(answer) > 1 else 0
+        for `min_idle_ms` (its process died): they are this consumer's pending ones now.
+        Returns how many were taken."""
+        taken, cursor = 0, "0-0"
+        while True:
+            try:
+                # Not justid: redis-py then drops the cursor, and one call claims 100 at most.
+                answer: Any = await self.redis.xautoclaim(
+                    self.desk_stream, group, consumer, min_idle_ms, cursor, count=100
+                )
+            except redis_errors.ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    return 0
+                raise
+            # [next cursor, [(id, fields)], (deleted ids, Redis 7)]
+            cursor, ids = str(answer[0]), answer[1]
+            taken += len(ids)
+            if cursor in ("0-0", "0"):
+                return taken
+
+    @_unavailable
+    async def lead(self, role: str, holder: str, *, ttl_ms: int) -> bool:
+        """Hold (or keep holding) a role only one process may have at a time, e.g. reading the
+        desk stream in order; it lapses `ttl_ms` after its holder stops renewing it."""
+        return bool(await self._lead(keys=[f"{self._p}:lead:{role}"], args=[holder, ttl_ms]))
+
+    @_unavailable
+    async def dead_letter(self, entry_id: str, event: DeskEvent, reason: str) -> None:
+        """Set aside a desk event Slack keeps refusing, so the ones behind it go on; kept for a
+        person to look at (XRANGE {p}:desk:dead)."""
+        kind, raw = _desk_fields([event])
+        await self.redis.xadd(
+            f"{self.desk_stream}:dead",
+            {"entry": entry_id, "kind": kind, "event": raw, "reason": reason[:500]},
+            maxlen=10_000,
+            approximate=True,
+        )
 
     @_unavailable
     async def ack_desk(self, group: str, entry_id: str) -> None:

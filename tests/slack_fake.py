@@ -33,6 +33,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to a response_url
     ratelimit: dict[str, list[int]] = field(default_factory=dict)  # method -> Retry-After of the next 429s
+    refuse: dict[str, list[str]] = field(default_factory=dict)  # method -> errors of its next calls (ok: false)
     names: dict[str, str] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     url: str = ""
@@ -57,6 +58,10 @@ class FakeSlack:
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(waits.pop(0))}
             )
+        errors = self.refuse.get(method)
+        if errors:
+            self.calls.append(Call(f"{method}:refused", params, time.monotonic()))
+            return web.json_response({"ok": False, "error": errors.pop(0)})
         self.calls.append(Call(method, params, time.monotonic()))
         return web.json_response(self.answer(method, params))
 

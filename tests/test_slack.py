@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from websockets.asyncio.client import ClientConnection
 
-from adapters.slack import BACK, NOT_STAFF, PICK, REGENERATE, RESOLVE, TAKE, SlackChannel
+from adapters.slack import BACK, NOT_STAFF, PICK, REGENERATE, RESOLVE, TAKE, SlackChannel, copy_blocks
 from adapters.slack_text import MAX_BLOCKS, SECTION_CHARS, escape, plain, section_messages
 from adapters.telegram import TelegramChannel, create_bot
 from adapters.telegram_fake import TOKEN, FakeBotApi, serve_bot_api
@@ -48,6 +48,7 @@ from tests.servers import serve_asgi
 from tests.slack_fake import (
     APP_TOKEN,
     BOT_TOKEN,
+    BOT_USER,
     SECRET,
     TEAM,
     FakeSlack,
@@ -569,3 +570,117 @@ def test_outside_support_hours_the_shopper_is_told_when_to_expect_an_answer(stor
     assert "from Monday at 8:00" in knowledge.handover_message("asked_for_person", friday_night)
     assert "from today at 8:00" in knowledge.handover_message("asked_for_person", monday_early)
     assert "should reply here soon" in knowledge.handover_message("asked_for_person", tuesday_noon)
+
+
+# -- what a review found: each a regression test ------------------------------------------------
+
+
+async def test_a_staff_answer_quoting_a_shopper_pings_no_one(rig: Rig) -> None:
+    async with websockets.connect(rig.ws) as ws:
+        json.loads(await ws.recv())
+        await say(ws, "hello <!channel> see <https://evil.example|your refund> order 1021 carla.m@example.org", "e1")
+    await rig.dm("carla.m@example.org")
+    await rig.fake.wait_for(lambda: rig.fake.posts("D0STAFF"))
+    card = rig.fake.texts("D0STAFF")[0]
+    assert "<!channel>" not in card and "<https://evil" not in card
+    assert "&lt;!channel&gt;" in card
+
+
+async def test_an_outsider_in_a_slack_connect_channel_is_not_staff(rig: Rig) -> None:
+    ts = next_ts()
+    event = {
+        "type": "app_mention",
+        "channel": SUPPORT,
+        "user": "U0OUTSIDER",
+        "user_team": "T0PARTNER",
+        "team": "T0PARTNER",
+        "text": f"<@{BOT_USER}> order 1021",
+        "ts": ts,
+    }
+    body = json.loads(event_body(event))
+    body["is_ext_shared_channel"] = True
+    raw = json.dumps(body)
+    assert (await rig.post(raw, signed(raw))).status_code == 200
+    await rig.fake.wait_for(lambda: rig.fake.posts(SUPPORT))
+    assert rig.fake.texts(SUPPORT) == [NOT_STAFF]
+
+
+async def test_an_answer_in_an_open_channel_is_shown_only_to_who_asked(rig: Rig) -> None:
+    ts = next_ts()
+    event = {
+        "type": "app_mention",
+        "channel": "C0GENERAL",
+        "user": STAFF,
+        "text": f"<@{BOT_USER}> order 1021",
+        "ts": ts,
+    }
+    await rig.event(event)
+    await rig.fake.wait_for(lambda: rig.fake.of("chat.postEphemeral"))
+    [shown] = rig.fake.of("chat.postEphemeral")
+    assert shown.params["user"] == STAFF and "Order 1021" in shown.params["text"]
+    assert rig.fake.posts("C0GENERAL") == []
+
+
+async def test_a_note_with_a_mention_or_bold_stays_internal(rig: Rig) -> None:
+    async with websockets.connect(rig.ws) as ws:
+        json.loads(await ws.recv())
+        await say(ws, "/human", "n1")
+        thread, customer = await rig.handover_thread()
+        await rig.thread_reply(thread, "<@U0BOSS> note: refund approved")
+        await rig.thread_reply(thread, "*note:* the parcel is lost")
+        await rig.fake.wait_for(
+            lambda: len([c for c in rig.fake.of("reactions.add") if c.params["name"] == "memo"]) == 2
+        )
+    assert not [m for m in await rig.store.history(customer) if m.role == "staff"]
+
+
+async def test_desk_events_a_dead_process_left_are_taken_over(rig: Rig) -> None:
+    rig.desk.cancel()
+    await asyncio.gather(rig.desk, return_exceptions=True)
+    async with websockets.connect(rig.ws) as ws:
+        json.loads(await ws.recv())
+        await say(ws, "/human", "d1")
+    # A process read the hand-over and died before posting it.
+    [(entry, event)] = await rig.store.read_desk("slack", "gone-1234", pending=False, block_ms=100)
+    assert event is not None and rig.handover_posts() == []
+    await rig.store.redis.delete("test:lead:desk")  # its lease lapsed
+    desk = asyncio.create_task(rig.slack.run_desk(stale_ms=0))
+    try:
+        thread, customer = await rig.handover_thread()
+        assert customer == event.customer_id
+    finally:
+        desk.cancel()
+        await asyncio.gather(desk, return_exceptions=True)
+
+
+async def test_one_event_slack_refuses_is_set_aside_and_the_next_are_posted(rig: Rig) -> None:
+    rig.fake.refuse["chat.postMessage"] = ["invalid_blocks"] * 3
+    async with websockets.connect(rig.ws) as ws:
+        json.loads(await ws.recv())
+        await say(ws, "/human", "x1")
+    async with websockets.connect(rig.ws) as ws:
+        json.loads(await ws.recv())
+        await say(ws, "/human", "x2")
+    await rig.fake.wait_for(lambda: rig.handover_posts(), timeout=20)
+    assert len(rig.fake.of("chat.postMessage:refused")) == 3
+    dead = await rig.store.redis.xrange("test:desk:dead")
+    assert len(dead) == 1 and dead[0][1]["reason"] == "invalid_blocks"
+    assert len(rig.handover_posts()) == 1
+
+
+async def test_only_one_process_reads_the_desk(store: Store) -> None:
+    assert await store.lead("desk", "a", ttl_ms=5000)
+    assert not await store.lead("desk", "b", ttl_ms=5000)
+    assert await store.lead("desk", "a", ttl_ms=5000), "the holder keeps it"
+    await store.redis.pexpire("test:lead:desk", 1)
+    await asyncio.sleep(0.01)
+    assert await store.lead("desk", "b", ttl_ms=5000), "a lapsed lease is taken over"
+
+
+def test_a_copy_buttons_value_fits_slacks_limit_whatever_the_brief() -> None:
+    product = load_shop(DEMO_SHOP).offered[0]
+    writer = Copywriter(lambda: load_shop(DEMO_SHOP).profile)
+    for brief in ("ü" * 3000, "😀" * 3000, "a" * 5000):
+        copy = writer.write(product, brief)
+        [value] = {b["value"] for b in copy_blocks(copy)[-1]["elements"]}
+        assert len(value) <= 2000 and json.loads(value)["p"] == product.id

@@ -52,20 +52,23 @@ async def test_history_is_capped_and_expires(store: Store, redis: Redis) -> None
         assert 0 < await redis.ttl(key) <= 3600, key
 
 
-async def test_a_turn_is_written_in_one_transaction(store: Store, redis: Redis) -> None:
+async def test_a_turn_is_written_in_one_script(store: Store, redis: Redis) -> None:
     ticket = await admit(store, "u", "m1", channel="web")
     async with redis.monitor() as monitor:
         listen = monitor.listen()
         await store.record(ticket, [msg(1), msg(2, "assistant")], identity=("web", "u"), dedup_ttl_s=600)
-        commands = []
+        calls, inside = [], []
         async for entry in listen:
             command = entry["command"].split()[0].upper()
-            if command == "MULTI" or commands:  # health-check PINGs may come first
-                commands.append(command)
-            if command == "EXEC":
+            if entry.get("client_type") == "lua":
+                inside.append(command)
+            elif command in ("EVALSHA", "EVAL"):
+                calls.append(command)
+            if "EXPIRE" in inside and inside.count("EXPIRE") == 3:
                 break
-    assert commands[0] == "MULTI" and commands[-1] == "EXEC"
-    assert set(commands[1:-1]) == {"SET", "RPUSH", "LTRIM", "EXPIRE"}, "the claim is kept in the same transaction"
+    assert len(calls) == 1, "one round trip"
+    assert {"HGET", "SET", "RPUSH", "LTRIM", "EXPIRE"} <= set(inside), "state, claim and turn: together"
+    assert 0 < await redis.ttl(ticket.claim) <= 600
 
 
 async def test_a_message_id_is_admitted_once(store: Store) -> None:
