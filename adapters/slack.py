@@ -47,6 +47,7 @@ from adapters.slack_client import PacedWebClient, create_client
 from adapters.slack_text import escape, plain, section_messages
 from bot.copywriter import Copy, Copywriter, topic_of
 from bot.errors import DuplicateMessage, ShopbotError
+from bot.loops import stop_if_cancelled
 from bot.messages import Address, Channel, HandOver, Inbound, Mirrored, QuickReply, Reply, Role
 from bot.outbox import Outbox
 from bot.settings import SlackSettings
@@ -202,6 +203,8 @@ class SlackChannel:
         # One customer's thread replies and buttons, one at a time: "Sam joined" comes before
         # Sam's first words even when two replies arrive together.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._desk: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.app.middleware(self._once)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
@@ -394,21 +397,25 @@ class SlackChannel:
                 channel, "This shopper's data was deleted (/forget): your reply was not sent.", thread_ts=thread_ts
             )
             return
-        await self._take(customer_id, user, channel, thread_ts, announce=False)
+        joined = await self._take(customer_id, user, channel, thread_ts)
         delivered = await self._outbox.send(customer_id, said, role="staff")
+        # The shopper first; then Slack, whose posts to the channel wait their turn (1/s).
+        if joined:
+            await self._announce(user, channel, thread_ts)
         await self._react(channel, ts, "white_check_mark" if delivered else "hourglass_flowing_sand")
 
-    async def _take(self, customer_id: str, user: str, channel: str, thread_ts: str, *, announce: bool) -> None:
-        """Staff own the conversation from now on; the shopper hears a person joined."""
+    async def _take(self, customer_id: str, user: str, channel: str, thread_ts: str) -> bool:
+        """Staff own the conversation from now on; the shopper hears a person joined. True when
+        it was not theirs already."""
         await self._store.attach_thread(customer_id, channel, thread_ts)  # a resolved thread reopens
         previous = await self._store.set_handover(customer_id, "staff", owner=user)
         if previous != "staff":
             name = await self._name(user)
             await self._outbox.send(customer_id, f"{name} from our team has joined the conversation.", role="assistant")
-        if announce or previous != "staff":
-            await self.post(
-                channel, f"<@{user}> has the conversation: the assistant stays silent.", thread_ts=thread_ts
-            )
+        return previous != "staff"
+
+    async def _announce(self, user: str, channel: str, thread_ts: str) -> None:
+        await self.post(channel, f"<@{user}> has the conversation: the assistant stays silent.", thread_ts=thread_ts)
 
     async def _react(self, channel: str, ts: str, name: str) -> None:
         with contextlib.suppress(SlackApiError):  # a reaction is a courtesy
@@ -443,7 +450,8 @@ class SlackChannel:
     async def _move(self, action_id: str, customer_id: str, user: str, channel: str, thread_ts: str) -> None:
         shop = self._knowledge.shop_name
         if action_id == TAKE:
-            await self._take(customer_id, user, channel, thread_ts, announce=True)
+            await self._take(customer_id, user, channel, thread_ts)
+            await self._announce(user, channel, thread_ts)
         elif action_id == BACK:
             previous = await self._store.set_handover(customer_id, "bot")
             if previous in ("staff", "waiting"):
@@ -566,6 +574,29 @@ class SlackChannel:
 
     # -- the hand-over desk ---------------------------------------------------------------
 
+    def start_desk(self, *, stale_ms: int = _STALE_DESK_MS) -> None:
+        self._stopping.clear()
+        self._desk = asyncio.create_task(self.run_desk(stale_ms=stale_ms))
+
+    async def stop_desk(self, grace_s: float = 10.0) -> None:
+        """Ask the desk to stop after the post in hand, and wait for it. Asked, not cancelled:
+        a cancel that lands in a blocked Redis read can leave the task waiting in redis-py's
+        tidy-up (seen under load); it is cancelled only when it does not stop in `grace_s`."""
+        desk, self._desk = self._desk, None
+        if desk is None:
+            return
+        self._stopping.set()
+        done, _ = await asyncio.wait({desk}, timeout=grace_s)
+        if not done:
+            log.warning("slack desk: did not stop within %.0f s; cancelled", grace_s)
+            desk.cancel()
+            await asyncio.wait({desk}, timeout=grace_s)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, or less when the desk is asked to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
     async def run_desk(self, *, stale_ms: int = _STALE_DESK_MS) -> None:
         """Show hand-overs and mirrored messages in the support channel, in order, until
         cancelled. One process at a time reads the stream (a lease in Redis), so a thread's
@@ -579,11 +610,11 @@ class SlackChannel:
         consumer = f"{socket.gethostname()}-{os.getpid()}"
         refused: dict[str, int] = {}
         leading, pending, claimed_at, delay = False, True, 0.0, 1.0
-        while True:
+        while not self._stopping.is_set():
             try:
                 if not await self._store.lead("desk", consumer, ttl_ms=_LEAD_MS):
                     leading = False
-                    await asyncio.sleep(_LEAD_MS / 6000)
+                    await self._pause(_LEAD_MS / 6000)
                     continue
                 if not leading:
                     log.info("slack desk: this process posts hand-overs (%s)", consumer)
@@ -592,7 +623,7 @@ class SlackChannel:
                     # Events a process that died (or restarted) was given and never finished.
                     await self._store.claim_stale_desk(DESK_GROUP, consumer, min_idle_ms=stale_ms)
                     claimed_at, pending = time.monotonic(), True
-                entries = await self._store.read_desk(DESK_GROUP, consumer, pending=pending, count=10)
+                entries = await self._store.read_desk(DESK_GROUP, consumer, pending=pending, count=10, block_ms=1000)
                 if pending and not entries:
                     pending = False
                     continue
@@ -605,9 +636,10 @@ class SlackChannel:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 log.warning("slack desk: %s; trying again in %.0f s", exc, delay)
                 pending = True
-                await asyncio.sleep(delay)
+                await self._pause(delay)
                 delay = min(delay * 2, 60.0)
 
     async def _shown(self, channel: str, entry_id: str, event: HandOver | Mirrored, refused: dict[str, int]) -> bool:
@@ -698,12 +730,11 @@ async def slack_channel(
     """The channel with its desk running (and its socket, in Socket Mode)."""
     channel = SlackChannel(engine=engine, store=store, outbox=outbox, knowledge=knowledge, settings=settings)
     outbox.register(CHANNEL, channel)
-    desk = asyncio.create_task(channel.run_desk())
+    channel.start_desk()
     try:
         if settings.app_token is not None:
             await channel.connect_socket_mode()
         yield channel
     finally:
-        desk.cancel()
-        await asyncio.gather(desk, return_exceptions=True)
+        await channel.stop_desk()
         await channel.close()

@@ -22,8 +22,9 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.settings import SlackSettings
 
-# Methods that post into a channel, paced per channel.
-_PACED = {"chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete", "reactions.add"}
+# Slack's one limit per channel ("about one message per second") is chat.postMessage's; the
+# other methods are limited per workspace by tier, and their 429s are retried below.
+_PACED = {"chat.postMessage"}
 
 
 class ChannelPace:
@@ -38,10 +39,14 @@ class ChannelPace:
         return self._locks.setdefault(channel, asyncio.Lock())
 
     async def wait(self, channel: str) -> None:
-        """Call holding `lock(channel)`."""
+        """Call holding `lock(channel)`, before the call."""
         delay = self._next.get(channel, 0.0) - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+
+    def done(self, channel: str) -> None:
+        """Call holding `lock(channel)`, after the call: the interval counts from when Slack
+        took the post, also when that was a retry after a 429."""
         self._next[channel] = time.monotonic() + self._interval
 
 
@@ -58,7 +63,10 @@ class PacedWebClient(AsyncWebClient):
             return await super().api_call(api_method, **kwargs)
         async with self.pace.lock(channel):
             await self.pace.wait(channel)
-            return await super().api_call(api_method, **kwargs)
+            try:
+                return await super().api_call(api_method, **kwargs)
+            finally:
+                self.pace.done(channel)
 
 
 def _channel_of(kwargs: dict[str, Any]) -> str | None:

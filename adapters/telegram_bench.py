@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 from pydantic import SecretStr
 
 from adapters.telegram import TelegramChannel, create_bot
 from adapters.telegram_fake import TOKEN, FakeBotApi, bot_api_in_thread
-from bot.llm import ChatMessage, Chunk, GenerationParams
+from bot.llm.instant import InstantModel
 from bot.runtime import open_runtime
 from bot.settings import Settings
 
@@ -32,27 +31,6 @@ QUESTIONS = (
     "Can I pay with PayPal?",
     "Thanks, that's all.",
 )
-
-
-class InstantModel:
-    """Answers at once, in three pieces, so the engine streams as it would with a model."""
-
-    name = "instant"
-    context_window = 4096
-    writes_slots = False
-
-    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
-        return sum(len(m["content"].split()) for m in messages)
-
-    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Chunk, None]:
-        for piece in ("Thanks for your message! ", "Here is what I can tell you ", "from our shop's pages."):
-            yield Chunk(piece, 4)
-
-    async def ready(self) -> bool:
-        return True
-
-    async def aclose(self) -> None:
-        return None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.errors import StoreUnavailable
+from bot.loops import stop_if_cancelled
 from bot.messages import Channel, QuickReply, Role, utcnow
 from bot.store import Store
 
@@ -39,6 +40,7 @@ class WebPush:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._sockets: dict[str, set[Deliver]] = {}
+        self._task: asyncio.Task[None] | None = None
 
     def attach(self, visitor: str, deliver: Deliver) -> None:
         self._sockets.setdefault(visitor, set()).add(deliver)
@@ -57,6 +59,17 @@ class WebPush:
         if not listening:
             log.warning("web push to %s: no server process is subscribed; it waits in the history", chat_id)
 
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run())
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop delivering. The subscription's read is cancelled; a cancel redis-py is slow to
+        tidy up after is waited for `grace_s` at most (see SlackChannel.stop_desk)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task}, timeout=grace_s)
+
     async def run(self) -> None:
         """Deliver pushes to this process's sockets until cancelled; a dropped subscription is
         taken up again (pushes meanwhile are in the history, shown on reconnect)."""
@@ -71,6 +84,7 @@ class WebPush:
                         except Exception as exc:  # a socket closing as we send: its history has it
                             log.info("web push to %s not delivered on one socket: %s", visitor, exc)
             except StoreUnavailable as exc:
+                stop_if_cancelled(exc)
                 log.warning("web pushes paused: %s; subscribing again in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)

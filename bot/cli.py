@@ -65,8 +65,8 @@ async def _serve(settings: Settings) -> None:
         polling: asyncio.Task[None] | None = None
         push = WebPush(runtime.store)
         runtime.outbox.register("web", push)
-        pushing = asyncio.create_task(push.run())
-        channels.callback(pushing.cancel)
+        push.start()
+        channels.push_async_callback(push.stop)
         if settings.slack.bot_token is not None:
             from adapters.slack import slack_channel
 
@@ -462,6 +462,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--chaos", type=float, default=0.05, help="share of messages answered 429 or 5xx (default: %(default)s)"
     )
     runtime_options(telegram_bench)
+    slack_bench = bench_commands.add_parser(
+        "slack",
+        help="many shoppers handed to staff at once: the web widget, the engine and the Slack app against a fake "
+        "Slack Web API answering some posts with 429",
+        description="Each shopper (a websocket client of the real web app) types /human; the real Slack app posts "
+        "the thread, a signed staff reply in it must reach that shopper's socket, and the shopper's next message "
+        "must go to the thread unanswered. Prints whether each step happened once and to the right shopper, "
+        "latency percentiles, and the time to finish against the lower bound the support channel's pace allows.",
+    )
+    slack_bench.add_argument("--shoppers", type=int, default=20, help="shoppers at once (default: %(default)s)")
+    slack_bench.add_argument(
+        "--chaos", type=float, default=0.05, help="share of posts answered 429 (default: %(default)s)"
+    )
+    runtime_options(slack_bench)
     return parser
 
 
@@ -480,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             return _import(args.folder, strict=args.strict)
         overrides = _overrides(args)
         settings = load_settings(**overrides)
-        if args.command == "bench" and args.bench == "telegram":
+        if args.command == "bench" and args.bench in ("telegram", "slack"):
             from bot.bench import bench_overrides
 
             settings = load_settings(**_merge(overrides, bench_overrides(200, settings.redis_url)))
@@ -506,6 +520,10 @@ def main(argv: list[str] | None = None) -> int:
 
             bench = run_telegram_bench(settings, chats=args.chats, messages=args.messages, chaos=args.chaos)
             print(asyncio.run(bench))
+        elif args.command == "bench" and args.bench == "slack":
+            from adapters.slack_bench import run_slack_bench
+
+            print(asyncio.run(run_slack_bench(settings, shoppers=args.shoppers, chaos=args.chaos)))
         elif args.command == "bench" and args.bench == "engine":
             from bot.bench import run_engine_bench
 

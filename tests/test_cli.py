@@ -19,12 +19,12 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from adapters.slack_fake import BOT_TOKEN as SLACK_TOKEN
+from adapters.slack_fake import SECRET as SLACK_SECRET
+from adapters.slack_fake import FakeSlack, event_body, signed, slack_in_thread
 from adapters.telegram_fake import TOKEN as TELEGRAM_TOKEN
 from adapters.telegram_fake import FakeBotApi, bot_api_in_thread
 from bot.cli import build_parser, main
-from tests.slack_fake import BOT_TOKEN as SLACK_TOKEN
-from tests.slack_fake import SECRET as SLACK_SECRET
-from tests.slack_fake import FakeSlack, event_body, signed, slack_in_thread
 
 SHOPBOT = str(Path(sys.executable).parent / "shopbot")
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,20 @@ from starlette.routing import Route
 from websockets.asyncio.client import ClientConnection
 
 from adapters.slack import BACK, NOT_STAFF, PICK, REGENERATE, RESOLVE, TAKE, SlackChannel, copy_blocks
+from adapters.slack_bench import run_slack_bench
+from adapters.slack_fake import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    BOT_USER,
+    SECRET,
+    TEAM,
+    FakeSlack,
+    button_body,
+    command_body,
+    event_body,
+    serve_slack,
+    signed,
+)
 from adapters.slack_text import MAX_BLOCKS, SECTION_CHARS, escape, plain, section_messages
 from adapters.telegram import TelegramChannel, create_bot
 from adapters.telegram_fake import TOKEN, FakeBotApi, serve_bot_api
@@ -39,25 +54,12 @@ from bot.knowledge.shop import DEMO_SHOP, load_shop
 from bot.llm.remote import RemoteModel
 from bot.metrics import Metrics
 from bot.outbox import Outbox
-from bot.settings import EngineSettings, SlackSettings, TelegramSettings, WebSettings
+from bot.settings import EngineSettings, SlackSettings, TelegramSettings, WebSettings, load_settings
 from bot.staff import StaffAssistant
 from bot.store import Store
 from bot.understanding import Understander
 from tests.conftest import GREEDY
 from tests.servers import serve_asgi
-from tests.slack_fake import (
-    APP_TOKEN,
-    BOT_TOKEN,
-    BOT_USER,
-    SECRET,
-    TEAM,
-    FakeSlack,
-    button_body,
-    command_body,
-    event_body,
-    serve_slack,
-    signed,
-)
 from tests.test_grounding import ScriptedModel
 
 SUPPORT = "C0SUPPORT"
@@ -81,7 +83,6 @@ class Rig:
     settings: SlackSettings
     http: str
     client: httpx.AsyncClient
-    desk: asyncio.Task[None]
 
     @property
     def ws(self) -> str:
@@ -164,7 +165,8 @@ async def rig(store: Store, understander: Understander) -> AsyncIterator[Rig]:
         )
         slack = SlackChannel(engine=engine, store=store, outbox=outbox, knowledge=knowledge, settings=settings)
         outbox.register("slack", slack)
-        tasks = [asyncio.create_task(push.run()), asyncio.create_task(slack.run_desk())]
+        push.start()
+        slack.start_desk()
         app = create_app(
             engine=engine,
             settings=WebSettings(),
@@ -175,11 +177,10 @@ async def rig(store: Store, understander: Understander) -> AsyncIterator[Rig]:
         )
         try:
             async with serve_asgi(app) as http, httpx.AsyncClient(timeout=10) as client:
-                yield Rig(fake, model, store, engine, outbox, slack, knowledge, settings, http, client, tasks[1])
+                yield Rig(fake, model, store, engine, outbox, slack, knowledge, settings, http, client)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await slack.stop_desk()
+            await push.stop()
             await llm.aclose()
 
 
@@ -512,11 +513,11 @@ async def test_take_over_resolve_and_state_that_survives_a_restart(rig: Rig) -> 
 
         # A restart: the old channel's desk stops, a new Slack channel (its app, its client, its
         # desk) starts on the same Redis.
-        rig.desk.cancel()
+        await rig.slack.stop_desk()
         restarted = SlackChannel(
             engine=rig.engine, store=rig.store, outbox=rig.outbox, knowledge=rig.knowledge, settings=rig.settings
         )
-        desk = asyncio.create_task(restarted.run_desk())
+        restarted.start_desk()
         assert await rig.store.customer_for_thread(SUPPORT, thread) == customer
         assert (await say(ws, "are you still there?", "r2"))["type"] == "forwarded"
         await rig.fake.wait_for(lambda: any("still there" in t for t in rig.fake.texts(SUPPORT, thread)))
@@ -534,8 +535,7 @@ async def test_take_over_resolve_and_state_that_survives_a_restart(rig: Rig) -> 
         await say(ws, "/human", "r3")
         second_thread, same = await rig.handover_thread(before=1)
         assert same == customer and second_thread != thread
-        desk.cancel()
-        await asyncio.gather(desk, return_exceptions=True)
+        await restarted.stop_desk()
 
 
 async def test_a_reply_being_written_when_staff_take_over_is_withheld(rig: Rig) -> None:
@@ -635,8 +635,7 @@ async def test_a_note_with_a_mention_or_bold_stays_internal(rig: Rig) -> None:
 
 
 async def test_desk_events_a_dead_process_left_are_taken_over(rig: Rig) -> None:
-    rig.desk.cancel()
-    await asyncio.gather(rig.desk, return_exceptions=True)
+    await rig.slack.stop_desk()
     async with websockets.connect(rig.ws) as ws:
         json.loads(await ws.recv())
         await say(ws, "/human", "d1")
@@ -644,13 +643,9 @@ async def test_desk_events_a_dead_process_left_are_taken_over(rig: Rig) -> None:
     [(entry, event)] = await rig.store.read_desk("slack", "gone-1234", pending=False, block_ms=100)
     assert event is not None and rig.handover_posts() == []
     await rig.store.redis.delete("test:lead:desk")  # its lease lapsed
-    desk = asyncio.create_task(rig.slack.run_desk(stale_ms=0))
-    try:
-        thread, customer = await rig.handover_thread()
-        assert customer == event.customer_id
-    finally:
-        desk.cancel()
-        await asyncio.gather(desk, return_exceptions=True)
+    rig.slack.start_desk(stale_ms=0)
+    thread, customer = await rig.handover_thread()
+    assert customer == event.customer_id
 
 
 async def test_one_event_slack_refuses_is_set_aside_and_the_next_are_posted(rig: Rig) -> None:
@@ -684,3 +679,12 @@ def test_a_copy_buttons_value_fits_slacks_limit_whatever_the_brief() -> None:
         copy = writer.write(product, brief)
         [value] = {b["value"] for b in copy_blocks(copy)[-1]["elements"]}
         assert len(value) <= 2000 and json.loads(value)["p"] == product.id
+
+
+async def test_the_slack_benchmark_hands_every_shopper_over_once_and_to_the_right_person(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, redis_prefix="slackbench", slack={"channel_interval_s": 0.1})
+    report = await run_slack_bench(settings, shoppers=6, chaos=0.3)
+    assert report.threads_once == report.replies_right == report.silent_and_mirrored == 6, report
+    assert report.limited > 0, "the fake answered 429s, and they were retried after Retry-After"
+    assert report.closest_s >= 0.09 and report.seconds >= report.lower_bound_s, report
+    assert str(report).count("p50") == 3

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.slack_fake import BOT_TOKEN as SLACK_TOKEN
-from tests.slack_fake import SECRET as SLACK_SECRET
-from tests.slack_fake import FakeSlack, event_body, signed, slack_in_thread
+from adapters.slack_fake import BOT_TOKEN as SLACK_TOKEN
+from adapters.slack_fake import SECRET as SLACK_SECRET
+from adapters.slack_fake import FakeSlack, event_body, signed, slack_in_thread
 from tests.test_cli import clean_env, serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

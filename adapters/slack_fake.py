@@ -1,13 +1,15 @@
-"""A Slack Web API server for the tests (aiohttp, 127.0.0.1, port 0): it records every call
-with its time, answers the methods shopbot uses the way Slack does, takes `response_url`
-posts, and on request answers a method with HTTP 429 `ratelimited` and a `Retry-After`.
-Also: Slack's side of a signed Events API request, a slash command and a button press."""
+"""A Slack Web API server for the tests and `shopbot bench slack` (aiohttp, 127.0.0.1, port
+0): it records every call with its time, answers the methods shopbot uses the way Slack does,
+takes `response_url` posts, and answers a method with HTTP 429 `ratelimited` and a
+`Retry-After` on request (or a share of posts at random: `chaos`). Also: Slack's side of a
+signed Events API request, a slash command and a button press."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import json
+import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -36,6 +38,8 @@ class FakeSlack:
     refuse: dict[str, list[str]] = field(default_factory=dict)  # method -> errors of its next calls (ok: false)
     names: dict[str, str] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    chaos: float = 0.0  # share of chat.postMessage calls answered 429 with Retry-After: 1
+    rng: random.Random = field(default_factory=lambda: random.Random(1234))
     url: str = ""
     sockets: list[web.WebSocketResponse] = field(default_factory=list)  # Socket Mode connections
     acks: list[dict[str, Any]] = field(default_factory=list)  # what the app sent back on them
@@ -53,6 +57,8 @@ class FakeSlack:
         if request.headers.get("Authorization") != f"Bearer {token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         waits = self.ratelimit.get(method)
+        if not waits and method == "chat.postMessage" and self.chaos and self.rng.random() < self.chaos:
+            waits = [1]
         if waits:
             self.calls.append(Call(f"{method}:429", params, time.monotonic()))
             return web.json_response(
@@ -157,7 +163,7 @@ def signed(
     return {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body),
+        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body) or "",
     }
 
 
