@@ -34,11 +34,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from slack_bolt import BoltResponse
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -66,9 +67,14 @@ DESK_GROUP = "slack"
 TAKE, BACK, RESOLVE = "handover_take", "handover_back", "handover_resolve"
 REGENERATE, PICK = "copy_regenerate", "copy_pick"
 NOT_STAFF = "Sorry, only the shop's support team can use this app."
-_EVENT_TTL_S = 6 * 3600  # Slack retries within minutes; a day of event ids is plenty
+_EVENT_TTL_S = 6 * 3600  # Slack retries within minutes; a handled event id is kept this long
+# An event being handled holds its claim this long: a process that dies with it in hand lets
+# Slack's later retries (1 and 5 minutes on) through.
+_EVENT_WORK_S = 90
 _GROUP_TTL_S = 60.0  # how long the staff user group's members are trusted
-_STALE_DESK_MS = 60_000  # a desk event another process took and left this long is taken over
+# A desk event another process was given and left this long is taken over: well past the
+# lease, so never one a live reader is still posting.
+_STALE_DESK_MS = 180_000
 _CLAIM_EVERY_S = 30.0
 _LEAD_MS = 60_000  # one process reads the desk stream (order); another takes over this long after it stops
 _DESK_TRIES = 3  # a desk event Slack refuses this often (for itself, not the set-up) is set aside
@@ -262,7 +268,7 @@ class SlackChannel:
         handled once: the first delivery to claim its event_id handles it, a retry of one
         claimed is acknowledged and skipped. A Redis failure answers 500: Slack retries."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not await self._store.claim_event(CHANNEL, str(event_id), ttl_s=_EVENT_TTL_S):
+        if event_id and not await self._store.claim_event(CHANNEL, str(event_id), ttl_s=_EVENT_WORK_S):
             log.info("slack event %s delivered again: handled already", event_id)
             return BoltResponse(status=200, body="")
         await next()
@@ -272,14 +278,18 @@ class SlackChannel:
         """Run an event's work; when it fails (or is cut off by a shutdown) its claim is given
         back, so a retry of it is handled. Slack only retries what it saw unacknowledged, so the
         work also says in Slack what did not happen (see _message and _question)."""
+        event_id = str(body["event_id"]) if body.get("event_id") else None
         try:
             await work
         except BaseException as exc:
-            if body.get("event_id"):
-                await asyncio.shield(self._store.release_event(CHANNEL, str(body["event_id"])))
+            if event_id:
+                await asyncio.shield(self._store.release_event(CHANNEL, event_id))
             if not isinstance(exc, Exception):
                 raise
-            log.exception("slack: event %s failed; a retry of it will be handled", body.get("event_id"))
+            log.exception("slack: event %s failed; a retry of it will be handled", event_id)
+        else:
+            if event_id:  # handled: a late retry of it is skipped for hours, not seconds
+                await self._store.claim_event(CHANNEL, event_id, ttl_s=_EVENT_TTL_S, renew=True)
 
     def _lock(self, customer_id: str) -> asyncio.Lock:
         lock = self._locks.get(customer_id)
@@ -547,6 +557,9 @@ class SlackChannel:
             await respond(text="That product is no longer offered.", replace_original=False)
             return
         copy = self._writer.write(product, brief, variant)
+        if self._writer.problems(copy):  # the catalog changed since it was shown
+            await respond(text="That product's details changed; run `/shopbot copy` again.", replace_original=False)
+            return
         await respond(
             text=f"<@{body['user']['id']}> picked: {escape(copy.text)}",
             response_type="in_channel",
@@ -568,9 +581,10 @@ class SlackChannel:
 
     async def send(
         self, chat_id: str, text: str, quick_replies: Sequence[QuickReply] = (), *, role: Role = "staff"
-    ) -> None:
+    ) -> bool:
         """Outbox sender: a message to a staff member (their DM), through the same limiter."""
         await self.post(chat_id, escape(text))
+        return True
 
     # -- the hand-over desk ---------------------------------------------------------------
 
@@ -628,10 +642,14 @@ class SlackChannel:
                     pending = False
                     continue
                 for entry_id, event in entries:
-                    if event is not None and not await self._shown(channel, entry_id, event, refused):
+                    # The lease, checked before each post: a reader that lost it (a post stuck
+                    # for a minute) stops, and the new one takes its unfinished events.
+                    if not await self._store.lead("desk", consumer, ttl_ms=_LEAD_MS):
+                        leading = False
                         break
+                    if event is not None:
+                        await self._shown(channel, entry_id, event, refused)
                     await self._store.ack_desk(DESK_GROUP, entry_id)
-                    await self._store.lead("desk", consumer, ttl_ms=_LEAD_MS)
                 delay = 1.0
             except asyncio.CancelledError:
                 raise
@@ -641,26 +659,34 @@ class SlackChannel:
                 pending = True
                 await self._pause(delay)
                 delay = min(delay * 2, 60.0)
+        await self._store.give_up("desk", consumer)  # a clean stop: another process reads on at once
 
-    async def _shown(self, channel: str, entry_id: str, event: HandOver | Mirrored, refused: dict[str, int]) -> bool:
-        """Post one desk event: True when it is done with (posted, or set aside for good)."""
+    async def _shown(self, channel: str, entry_id: str, event: HandOver | Mirrored, refused: dict[str, int]) -> None:
+        """Post one desk event, or set it aside when it fails for itself (Slack refuses it, or
+        it breaks our code) a few times: one bad event must not hold every hand-over behind it.
+        A failure of the set-up or the network is raised: all events wait for it."""
         try:
             await self._show(channel, event)
             refused.pop(entry_id, None)
-            return True
+            return
         except SlackApiError as exc:
-            error = str(exc.response.get("error", ""))
-            tries = refused[entry_id] = refused.get(entry_id, 0) + 1
-            if error in _SETUP_ERRORS:
-                log.error("slack desk: Slack refuses posts to the support channel (%s); hand-overs wait", error)
+            reason = str(exc.response.get("error", ""))
+            if reason in _SETUP_ERRORS:
+                log.error("slack desk: Slack refuses posts to the support channel (%s); hand-overs wait", reason)
                 raise
-            if tries < _DESK_TRIES:
-                raise
-            log.error("slack desk: Slack refused event %s %d times (%s); set aside in the dead-letter stream",
-                      entry_id, tries, error)  # fmt: skip
-            await self._store.dead_letter(entry_id, event, error)
-            refused.pop(entry_id, None)
-            return True
+        except (ShopbotError, OSError, TimeoutError, aiohttp.ClientError, SlackClientError):
+            raise  # Redis or the network: transient
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.exception("slack desk: event %s failed", entry_id)
+        tries = refused[entry_id] = refused.get(entry_id, 0) + 1
+        if tries < _DESK_TRIES:
+            raise RuntimeError(f"desk event {entry_id} failed ({reason}), try {tries} of {_DESK_TRIES}")
+        log.error(
+            "slack desk: event %s failed %d times (%s); set aside in the dead-letter stream", entry_id, tries, reason
+        )
+        await self._store.dead_letter(entry_id, event, reason)
+        refused.pop(entry_id, None)
 
     async def _show(self, channel: str, event: HandOver | Mirrored) -> None:
         status = await self._store.handover_status(event.customer_id)
@@ -674,7 +700,11 @@ class SlackChannel:
             await self.post(thread[0], f"*{_WHO[event.role]}:* {escape(event.text)}", thread_ts=thread[1])
             return
         if datetime.now(UTC) - event.ts > _HANDOVER_MAX_AGE:
+            # Slack was off for days: the shopper moved on. The assistant answers them again
+            # (not left waiting for a thread no one sees); the event is kept aside.
             log.warning("slack desk: hand-over of %s from %s is too old to post", event.customer_id, event.ts)
+            await self._store.set_handover(event.customer_id, "bot", unless=("staff",))
+            await self._store.dead_letter("-", event, "too old to post")
             return
         if thread is not None:
             await self.post(

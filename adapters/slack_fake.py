@@ -36,6 +36,7 @@ class FakeSlack:
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to a response_url
     ratelimit: dict[str, list[int]] = field(default_factory=dict)  # method -> Retry-After of the next 429s
     refuse: dict[str, list[str]] = field(default_factory=dict)  # method -> errors of its next calls (ok: false)
+    slow: dict[str, float] = field(default_factory=dict)  # method -> seconds it takes to answer
     names: dict[str, str] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     chaos: float = 0.0  # share of chat.postMessage calls answered 429 with Retry-After: 1
@@ -53,6 +54,8 @@ class FakeSlack:
                 params.update(await request.json())
             else:
                 params.update(dict(await request.post()))
+        if method in self.slow:
+            await asyncio.sleep(self.slow[method])
         token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN  # Slack's rule too
         if request.headers.get("Authorization") != f"Bearer {token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})

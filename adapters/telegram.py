@@ -136,7 +136,7 @@ class TelegramChannel:
         self._settings = settings
         self._queues: dict[int, asyncio.Queue[Inbound | str]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()  # button acknowledgements, busy notices
+        self._tasks: set[asyncio.Task[object]] = set()  # button acknowledgements, busy notices
         self._seen: OrderedDict[int, None] = OrderedDict()  # recent update_ids
         self._closing = False
         self.undelivered: list[Undelivered] = []
@@ -210,7 +210,7 @@ class TelegramChannel:
         if worker is None or worker.done():
             self._workers[chat_id] = asyncio.create_task(self._work(chat_id, queue))
 
-    def _background(self, job: Coroutine[Any, Any, None]) -> None:
+    def _background(self, job: Coroutine[Any, Any, object]) -> None:
         task = asyncio.create_task(job)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -340,22 +340,24 @@ class TelegramChannel:
         if pieces:
             await self._deliver(chat_id, pieces, markup)
 
-    async def _deliver(self, chat_id: int | str, pieces: list[str], markup: InlineKeyboardMarkup | None) -> None:
+    async def _deliver(self, chat_id: int | str, pieces: list[str], markup: InlineKeyboardMarkup | None) -> bool:
         """Send pieces in order, buttons on the last. What cannot be sent after the limiter's
-        retries is logged and kept for another try later, never dropped silently."""
+        retries is logged and kept for another try later, never dropped silently. True when
+        every piece was sent now."""
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
             try:
                 await self.bot.send_message(chat_id, escape(piece), reply_markup=markup if last else None)
             except TelegramForbiddenError as exc:
                 log.warning("telegram chat %s: the shopper blocked the bot; reply not delivered (%s)", chat_id, exc)
-                return
+                return False
             except AiogramError as exc:
                 log.warning("telegram chat %s: reply not delivered (%s); kept for retry", chat_id, exc)
                 self.undelivered.append(Undelivered(chat_id, pieces[i:], markup))
                 if self._redelivery is None or self._redelivery.done():
                     self._redelivery = asyncio.create_task(self._redeliver())
-                return
+                return False
+        return True
 
     async def _redeliver(self) -> None:
         """Try what could not be sent, every `_REDELIVER_S`, each up to `_REDELIVER_TRIES` times."""
@@ -385,11 +387,11 @@ class TelegramChannel:
 
     async def send(
         self, chat_id: int | str, text: str, quick_replies: Sequence[QuickReply] = (), *, role: Role = "staff"
-    ) -> None:
+    ) -> bool:
         """A message to a chat the bot is not answering right now (a staff reply, a notice),
         through the same limits, split like any reply, kept for retry when it cannot be sent.
         (A private chat's id is its user's id, so the outbox's user id is the chat.)"""
-        await self._deliver(chat_id, split(text), keyboard(quick_replies))
+        return await self._deliver(chat_id, split(text), keyboard(quick_replies))
 
     # -- running --------------------------------------------------------------------------
 

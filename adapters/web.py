@@ -259,22 +259,24 @@ def create_app(
         await ws.accept()
         try:
             token = ws.query_params.get("token")
-            visitor = sessions.visitor(token) if token else None
-            if visitor is None:
-                visitor = sessions.new_visitor()
-                await ws.send_text(_frame("session", token=sessions.issue(visitor), new=True))
-            else:
-                try:
-                    history = await engine.history(CHANNEL, visitor, settings.history_on_connect)
-                except ShopbotError as exc:
-                    await ws.send_text(error_frame(exc.code, exc.public_message))
-                    history = []
-                await ws.send_text(_frame("history", messages=[HistoryItem.of(m) for m in history]))
-                # A fresh token on every visit: the session expires only after a quiet spell.
-                await ws.send_text(_frame("session", token=sessions.issue(visitor), new=False))
+            known = sessions.visitor(token) if token else None
+            visitor = known or sessions.new_visitor()
+            # Attached before the history is read: a staff message pushed meanwhile is in one
+            # or the other (or both; the client shows the history, then what follows it).
             if push is not None:
                 push.attach(visitor, ws.send_text)
             try:
+                if known is None:
+                    await ws.send_text(_frame("session", token=sessions.issue(visitor), new=True))
+                else:
+                    try:
+                        history = await engine.history(CHANNEL, visitor, settings.history_on_connect)
+                    except ShopbotError as exc:
+                        await ws.send_text(error_frame(exc.code, exc.public_message))
+                        history = []
+                    await ws.send_text(_frame("history", messages=[HistoryItem.of(m) for m in history]))
+                    # A fresh token on every visit: the session expires only after a quiet spell.
+                    await ws.send_text(_frame("session", token=sessions.issue(visitor), new=False))
                 await _Connection(ws, engine, visitor, settings).run()
             finally:
                 if push is not None:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL: Channel = "web"
 Deliver = Callable[[str], Awaitable[None]]  # sends one frame on one socket
+_SEND_TIMEOUT_S = 5.0
 
 
 def push_frame(text: str, role: Role, quick_replies: Sequence[QuickReply] = ()) -> str:
@@ -54,10 +55,13 @@ class WebPush:
 
     async def send(
         self, chat_id: str, text: str, quick_replies: Sequence[QuickReply] = (), *, role: Role = "staff"
-    ) -> None:
+    ) -> bool:
+        """True when some server process took it; whether the visitor's socket is open there is
+        not known here (the history has it either way)."""
         listening = await self._store.push(CHANNEL, chat_id, push_frame(text, role, quick_replies))
         if not listening:
             log.warning("web push to %s: no server process is subscribed; it waits in the history", chat_id)
+        return bool(listening)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run())
@@ -80,11 +84,14 @@ class WebPush:
                     delay = 0.5
                     for deliver in list(self._sockets.get(visitor, ())):
                         try:
-                            await deliver(frame)
-                        except Exception as exc:  # a socket closing as we send: its history has it
-                            log.info("web push to %s not delivered on one socket: %s", visitor, exc)
-            except StoreUnavailable as exc:
+                            # A socket whose reader stopped reading must not hold every push.
+                            await asyncio.wait_for(deliver(frame), _SEND_TIMEOUT_S)
+                        except Exception as exc:  # closing, or stuck: its history has the message
+                            log.info("web push to %s not delivered on one socket: %r", visitor, exc)
+            except Exception as exc:
                 stop_if_cancelled(exc)
+                if not isinstance(exc, StoreUnavailable):
+                    log.exception("web pushes failed")
                 log.warning("web pushes paused: %s; subscribing again in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)

@@ -109,9 +109,9 @@ class Copywriter:
             parts.append(closer)
         if kind == "social":
             tags = ["#" + re.sub(r"\W", "", t.title()) for t in product.tags[:3] if re.sub(r"\W", "", t)]
-            parts.append(" ".join(tags))
+            parts.append(("🎉 " if voice.playful else "") + " ".join(tags))
         text = " ".join(p for p in parts if p)
-        if voice.warm and kind == "promo" and not text.endswith("!"):
+        if (voice.warm or voice.playful) and kind == "promo" and not text.endswith("!"):
             text = text[:-1] + "!" if text.endswith(".") else text
         return Copy(kind, product, text, variant, brief)
 

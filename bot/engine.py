@@ -183,19 +183,24 @@ class Engine:
         if command is not None and command.name == "human":
             handed, event = await self._hand_over(ticket, inbound, text, "asked_for_person", None)
             reply = Reply(text=handed, customer_id=customer_id, flags={"command", "handed_over"})
-            await self._store.settle(ticket, self._settings.dedup_ttl_s, desk=[event])
+            await self._store.settle(
+                ticket, self._settings.dedup_ttl_s, identity=(inbound.channel, inbound.user_id), handover=event
+            )
             yield reply
             return
         if command is not None:
             reply = await self._commands.run(command, customer_id)
-            await self._store.settle(ticket, self._settings.dedup_ttl_s)
+            await self._store.settle(ticket, self._settings.dedup_ttl_s, identity=(inbound.channel, inbound.user_id))
             yield reply
             return
         status = await self._store.handover_status(customer_id)
         if status is not None and status.state == "staff":
-            # A person has the conversation: the message goes to them, the assistant says nothing.
-            yield await self._to_staff(ticket, inbound, text)
-            return
+            # A person has the conversation: the message goes to them, the assistant says nothing
+            # (unless they handed it back a moment ago: then it is answered as usual).
+            silent = await self._to_staff(ticket, inbound, text)
+            if silent is not None:
+                yield silent
+                return
 
         history = await self._store.history(customer_id)
         understanding = await self._understander.understand(text) if self._understander is not None else None
@@ -317,18 +322,29 @@ class Engine:
         # took the conversation over while this reply was written get the message, not the reply.
         # A hand-over event is written with the turn (its thread shows it); while a person is
         # on the way, the turn goes to their thread.
+        mirrored = [] if handover is not None else [_mirrored(customer_id, m) for m in (asked, answer)]
         state = await self._store.record(
             ticket,
             [asked, answer],
             identity=(channel, inbound.user_id),
             dedup_ttl_s=self._settings.dedup_ttl_s,
-            unless_staff=True,
-            desk=[handover] if handover is not None else [],
-            desk_if_waiting=[] if handover is not None else [_mirrored(customer_id, m) for m in (asked, answer)],
+            mode="unless_staff",
+            handover=handover,
+            desk_if_waiting=mirrored,
         )
         if state == "staff":
-            yield await self._to_staff(ticket, inbound, text, asked)
-            return
+            silent = await self._to_staff(ticket, inbound, text, asked)
+            if silent is not None:
+                yield silent
+                return
+            await self._store.record(  # taken over and handed back while it was written: as usual
+                ticket,
+                [asked, answer],
+                identity=(channel, inbound.user_id),
+                dedup_ttl_s=self._settings.dedup_ttl_s,
+                handover=handover,
+                desk_if_waiting=mirrored,
+            )
         self._metrics.latency.labels(channel).observe(latency_ms / 1000)
         self._metrics.replies.labels(channel).inc()
         yield Reply(
@@ -393,10 +409,9 @@ class Engine:
         reason: HandOverReason,
         understanding: Understanding | None,
     ) -> tuple[str, HandOver]:
-        """Mark the conversation as waiting for a person (one a person has already stays
-        theirs), and say honestly what happens next. The event for the staff desk is published
-        by the caller once the turn is recorded."""
-        await self._store.set_handover(ticket.customer_id, "waiting", reason=reason, unless=("staff",))
+        """The hand-over event, and what to tell the shopper honestly about what happens next.
+        The caller records it with the turn: the conversation is marked waiting for a person
+        (one a person has already stays theirs) in the same script that writes the event."""
         self._metrics.handovers.labels(reason).inc()
         event = HandOver(
             customer_id=ticket.customer_id,
@@ -410,18 +425,24 @@ class Engine:
             return "I've asked a member of our team to take over; they will reply in this chat.", event
         return self._knowledge.handover_message(reason), event
 
-    async def _to_staff(self, ticket: Ticket, inbound: Inbound, text: str, asked: StoredMessage | None = None) -> Reply:
-        """A message in a conversation staff own: recorded and shown in its thread, unanswered."""
+    async def _to_staff(
+        self, ticket: Ticket, inbound: Inbound, text: str, asked: StoredMessage | None = None
+    ) -> Reply | None:
+        """A message in a conversation staff own: recorded and shown in its thread, unanswered.
+        None when staff no longer own it as it is recorded (nothing was recorded)."""
         asked = asked or StoredMessage(
             role="user", text=text, ts=inbound.timestamp, channel=inbound.channel, message_id=inbound.message_id
         )
-        await self._store.record(
+        state = await self._store.record(
             ticket,
             [asked],
             identity=(inbound.channel, inbound.user_id),
             dedup_ttl_s=self._settings.dedup_ttl_s,
+            mode="only_staff",
             desk=[_mirrored(ticket.customer_id, asked)],
         )
+        if state != "staff":
+            return None
         self._metrics.replies.labels(inbound.channel).inc()
         return Reply(text="", customer_id=ticket.customer_id, flags={"with_staff"})
 

@@ -15,9 +15,10 @@ from bot.store import Store
 class Sender(Protocol):
     async def send(
         self, chat_id: str, text: str, quick_replies: Sequence[QuickReply] = (), *, role: Role = "staff"
-    ) -> None:
+    ) -> bool:
         """Deliver `text` to a chat of the channel; a failure it cannot recover from is its to
-        keep and retry, not the caller's. `role`: a person's words, or the assistant's notice."""
+        keep and retry, not the caller's. `role`: a person's words, or the assistant's notice.
+        True when it reached the shopper now (False: it waits, for a retry or their next visit)."""
         ...
 
 
@@ -32,13 +33,15 @@ class Outbox:
     async def send(
         self, customer_id: str, text: str, *, role: Role = "staff", quick_replies: Sequence[QuickReply] = ()
     ) -> list[Channel]:
-        """Record `text` and deliver it; the channels it went out on (none: it waits in the
-        history for the shopper's next visit)."""
+        """Record `text` and deliver it; the channels it reached the shopper on now (none: it
+        waits in the history for their next visit, or in a channel's retry)."""
         identities = await self._store.identities(customer_id)
         reachable = [(channel, user) for channel, user in identities if channel in self._senders]
         channel = reachable[0][0] if reachable else (identities[0][0] if identities else "web")
         await self._store.append(customer_id, StoredMessage(role=role, text=text, channel=channel))
+        delivered = []
         for channel_name, user in reachable:
             # A private chat's id is its user's id on Telegram; other channels' senders map theirs.
-            await self._senders[channel_name].send(user, text, quick_replies, role=role)
-        return [channel_name for channel_name, _ in reachable]
+            if await self._senders[channel_name].send(user, text, quick_replies, role=role):
+                delivered.append(channel_name)
+        return delivered

@@ -83,10 +83,10 @@ class StaffAssistant:
         variants = {v.sku: v.label for p in self._knowledge.shop.products for v in p.variants if v.sku and v.label}
         text = order_fact(order, self._knowledge.shop.profile.currency, variants).text
         lines = [f"*Order {order.order_id}* ({order.email})", text]
+        # The customer behind an order number: whoever proved it theirs in a conversation.
         customers = await self._store.customers_with_order(order.order_id)
-        if customers:
-            lines.append("Asked about in conversation by customer " + ", ".join(f"`{c}`" for c in customers) + ".")
-        return "\n".join(lines)
+        cards = [await self.customer_card(c) for c in customers]
+        return "\n".join(lines + cards)
 
     async def _email_card(self, email: str) -> str:
         everything = getattr(self._knowledge.shop.orders, "all", None)

@@ -44,7 +44,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, Literal, ParamSpec, TypeVar, cast
 
 from pydantic import ValidationError
 from redis import exceptions as redis_errors
@@ -165,21 +165,30 @@ if ttl >= 0 and ttl <= tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[2], ARG
 return alive
 """
 
-# A turn recorded (Store.record). KEYS: hand-over hash, message claim, history, identities set,
-# identity key, desk stream. ARGV: unless staff (0/1), claim TTL s, history limit, TTL s, then
-# n messages, then n desk entries for a waiting conversation (kind, event), then n desk
-# entries to write always (kind, event).
+# A turn recorded (Store.record, Store.settle). KEYS: hand-over hash, message claim, history,
+# identities set, identity key, desk stream. ARGV: mode (any | unless_staff | only_staff),
+# claim TTL s, history limit, TTL s, hand-over reason ('' for none), now (ISO), then n
+# messages, then n desk entries for a waiting conversation (kind, event), then n desk entries
+# to write always (kind, event). Returns the hand-over state the turn found.
 _RECORD = """
 local state = redis.call('HGET', KEYS[1], 'state') or ''
-if ARGV[1] == '1' and state == 'staff' then return state end
+if ARGV[1] == 'unless_staff' and state == 'staff' then return state end
+if ARGV[1] == 'only_staff' and state ~= 'staff' then return state end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
-local i = 5
+local i = 7
 local n = tonumber(ARGV[i])
 for j = 1, n do redis.call('RPUSH', KEYS[3], ARGV[i + j]) end
-redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)
-redis.call('EXPIRE', KEYS[3], ARGV[4])
+if n > 0 then
+  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+end
 redis.call('EXPIRE', KEYS[4], ARGV[4])
 redis.call('EXPIRE', KEYS[5], ARGV[4])
+if ARGV[5] ~= '' and state ~= 'staff' then
+  -- Handed over with the turn that says so: never a waiting state without its event.
+  redis.call('HSET', KEYS[1], 'state', 'waiting', 'reason', ARGV[5], 'since', ARGV[6])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
 i = i + n + 1
 for pass = 1, 2 do
   n = tonumber(ARGV[i])
@@ -194,10 +203,15 @@ end
 return state
 """
 
-# A role held by one process: KEYS: the role's key; ARGV: holder, TTL ms. 1: held by the caller.
+# A role held by one process: KEYS: the role's key; ARGV: holder, TTL ms (0: give it up).
+# 1: held by the caller.
 _LEAD = """
 local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] or not holder then
+if holder == ARGV[1] and ARGV[2] == '0' then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+if holder == ARGV[1] or (not holder and ARGV[2] ~= '0') then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
@@ -228,6 +242,9 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[1] .. ':alive:' .. ARGV[1])
 return 1
 """
+
+
+RecordMode = Literal["any", "unless_staff", "only_staff"]
 
 
 def _desk_fields(events: Sequence[DeskEvent]) -> list[str]:
@@ -337,15 +354,12 @@ class Store:
             return Taken(customer_id)
         return Ticket(customer_id, int(result[2]), self._cust(customer_id, "order"), claim, lease_s)
 
-    @_unavailable
-    async def settle(self, ticket: Ticket, dedup_ttl_s: int, *, desk: Sequence[DeskEvent] = ()) -> None:
-        """Keep the claim of a message answered without a recorded turn (a command), and write
-        what the staff desk must show of it (a hand-over), in one transaction."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(ticket.claim, "1", ex=dedup_ttl_s)
-            for kind, raw in zip(*[iter(_desk_fields(desk))] * 2, strict=True):
-                pipe.xadd(self.desk_stream, {"kind": kind, "event": raw}, maxlen=100_000, approximate=True)
-            await pipe.execute()
+    async def settle(
+        self, ticket: Ticket, dedup_ttl_s: int, *, identity: tuple[Channel, str], handover: HandOver | None = None
+    ) -> None:
+        """Keep the claim of a message answered without a recorded turn (a command), and hand
+        the conversation over with it when it asked for that (`/human`): one script."""
+        await self.record(ticket, [], identity=identity, dedup_ttl_s=dedup_ttl_s, handover=handover)
 
     async def release_message(self, channel: Channel, user_id: str, message_id: str) -> None:
         """Forget a claim whose message was not answered, so a retry of it is answered."""
@@ -379,36 +393,42 @@ class Store:
     async def record(
         self,
         ticket: Ticket,
-        messages: list[StoredMessage],
+        messages: Sequence[StoredMessage],
         *,
         identity: tuple[Channel, str],
         dedup_ttl_s: int,
-        unless_staff: bool = False,
+        mode: RecordMode = "any",
+        handover: HandOver | None = None,
         desk: Sequence[DeskEvent] = (),
         desk_if_waiting: Sequence[DeskEvent] = (),
     ) -> HandOverState | None:
         """Record an answered message: push, cap, refresh every TTL of the customer, keep the
         message's claim for the de-duplication TTL, and write what the staff desk must show,
-        all in one script. Returns the conversation's hand-over state as it was recorded.
+        all in one script. Returns the conversation's hand-over state as the turn found it.
 
-        The hand-over state is read in the same script: with `unless_staff`, a conversation
-        staff own gets nothing recorded ("staff" comes back), however late the take-over came.
-        `desk` events are written always, `desk_if_waiting` only while a person is asked for
-        (the thread follows the conversation until someone takes it). One script, not a
-        WATCHed transaction: redis-py reports a connection lost during EXEC as a WatchError,
-        and retrying that could write a turn twice."""
+        The hand-over state is read in the same script. `unless_staff`: a conversation staff
+        own gets nothing recorded ("staff" comes back), however late the take-over came;
+        `only_staff`: the opposite, for a message meant for staff who may have handed back
+        meanwhile. `handover`: the turn hands the conversation to a person; it is marked
+        waiting (unless staff have it) and the event written, with the turn or not at all.
+        `desk` events are written always, `desk_if_waiting` only while a person is asked for.
+        One script, not a WATCHed transaction: redis-py reports a connection lost during EXEC
+        as a WatchError, and retrying that could write a turn twice."""
         customer_id = ticket.customer_id
+        events = [*desk, *([handover] if handover is not None else [])]
         args: list[str | int] = [
-            int(unless_staff),
+            mode,
             dedup_ttl_s,
             self._limit,
             self._ttl,
+            handover.reason if handover is not None else "",
+            datetime.now(UTC).isoformat(),
             len(messages),
             *(m.model_dump_json() for m in messages),
             len(desk_if_waiting),
             *_desk_fields(desk_if_waiting),
-            len(desk),
-            *_desk_fields(desk),
+            len(events),
+            *_desk_fields(events),
         ]
         keys = [
             self._handover_key(customer_id),
@@ -729,7 +749,14 @@ class Store:
     async def lead(self, role: str, holder: str, *, ttl_ms: int) -> bool:
         """Hold (or keep holding) a role only one process may have at a time, e.g. reading the
         desk stream in order; it lapses `ttl_ms` after its holder stops renewing it."""
-        return bool(await self._lead(keys=[f"{self._p}:lead:{role}"], args=[holder, ttl_ms]))
+        return bool(await self._lead(keys=[f"{self._p}:lead:{role}"], args=[holder, max(1, ttl_ms)]))
+
+    async def give_up(self, role: str, holder: str) -> None:
+        """Hand a role back at once (a clean stop), if `holder` still has it."""
+        try:
+            await self._lead(keys=[f"{self._p}:lead:{role}"], args=[holder, 0])
+        except (redis_errors.RedisError, OSError) as exc:
+            log.info("could not give up %s (it lapses by itself): %s", role, exc)
 
     @_unavailable
     async def dead_letter(self, entry_id: str, event: DeskEvent, reason: str) -> None:
@@ -792,10 +819,13 @@ class Store:
     # -- platform events (Slack's event_id), and pushes to the processes holding a socket --
 
     @_unavailable
-    async def claim_event(self, source: str, event_id: str, *, ttl_s: int) -> bool:
+    async def claim_event(self, source: str, event_id: str, *, ttl_s: int, renew: bool = False) -> bool:
         """True for the first delivery of a platform event (SET NX EX), False for a retry of one
-        taken already."""
-        return bool(await self.redis.set(f"{self._p}:event:{source}:{event_id}", "1", nx=True, ex=ttl_s))
+        taken already. `renew`: keep a claim (a handled event) for `ttl_s` from now."""
+        key = f"{self._p}:event:{source}:{event_id}"
+        if renew:
+            return bool(await self.redis.set(key, "1", ex=ttl_s))
+        return bool(await self.redis.set(key, "1", nx=True, ex=ttl_s))
 
     async def release_event(self, source: str, event_id: str) -> None:
         """An event whose handling failed: a retry of it is handled again."""

@@ -242,10 +242,15 @@ class ShopKnowledge:
         return self._index.shop
 
     def find_products(self, text: str, k: int = 3) -> list[Product]:
-        """Offered products a brief names, else the best retrieved (blocking: one encoder pass)."""
+        """Offered products a brief names, else the best retrieved (blocking: one encoder pass);
+        none when no product shares a word with it (meaning alone always finds something)."""
         index = self._index
         named = named_products(text, index.shop.offered)
-        return named[:k] or [hit.item for hit in index.retriever.products(text, k)]
+        if named:
+            return named[:k]
+        if not index.retriever.products_by_words(text, 1):
+            return []
+        return [hit.item for hit in index.retriever.products(text, k)]
 
     @property
     def shop_name(self) -> str:

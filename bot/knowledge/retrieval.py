@@ -174,6 +174,10 @@ class Retriever:
         dense = self._dense_passages.search(query.vector, many) if self._dense_passages else []
         return _fused(self._passages.search(query.text, many), dense, k)
 
+    def products_by_words(self, query: str, k: int = 3) -> list[Hit[Product]]:
+        """Products sharing a word with the query (BM25 alone): empty when nothing does."""
+        return self._products.search(query, k)
+
     def products(self, query: str | Query, k: int = 3) -> list[Hit[Product]]:
         query = query if isinstance(query, Query) else self.query(query)
         many = max(_CANDIDATES, k)
