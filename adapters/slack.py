@@ -314,8 +314,11 @@ class SlackChannel:
         await self._released_on_failure(body, self._message(event, context))
 
     async def _message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
-        # Edits, deletions, joins and bots' posts are not questions nor replies to a shopper.
-        if event.get("subtype") not in (None, "thread_broadcast") or event.get("bot_id") or not event.get("user"):
+        # Edits, deletions, joins and bots' posts are no questions nor replies to a shopper; a
+        # reply with a file is its text (the file itself is not sent: said in the thread).
+        if event.get("subtype") not in (None, "thread_broadcast", "file_share"):
+            return
+        if event.get("bot_id") or not event.get("user"):
             return
         _, bot_user = await self._identity()
         text = event.get("text", "")
@@ -400,6 +403,10 @@ class SlackChannel:
         if said.lstrip("*_~ ").lower().startswith(self._settings.note_prefix.lower()):
             await self._react(channel, ts, "memo")  # internal: seen, and not sent
             return
+        if event.get("files"):
+            await self.post(
+                channel, "Files are not sent to the shopper (only the text of a reply is).", thread_ts=thread_ts
+            )
         if not said:
             return
         if not await self._store.customer_exists(customer_id):

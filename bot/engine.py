@@ -180,6 +180,16 @@ class Engine:
             yield await self._answer_staff(ticket, inbound, text, started)
             return
         command = parse_command(text)
+        if command is None or command.name == "human":
+            status = await self._store.handover_status(customer_id)
+            if status is not None and status.state == "staff":
+                # A person has the conversation: the message (a /human too) goes to them, the
+                # assistant says nothing (unless they handed it back a moment ago: then it is
+                # answered as usual). Other commands (/reset, /forget, /link) stay the shopper's.
+                silent = await self._to_staff(ticket, inbound, text)
+                if silent is not None:
+                    yield silent
+                    return
         if command is not None and command.name == "human":
             handed, event = await self._hand_over(ticket, inbound, text, "asked_for_person", None)
             reply = Reply(text=handed, customer_id=customer_id, flags={"command", "handed_over"})
@@ -193,14 +203,6 @@ class Engine:
             await self._store.settle(ticket, self._settings.dedup_ttl_s, identity=(inbound.channel, inbound.user_id))
             yield reply
             return
-        status = await self._store.handover_status(customer_id)
-        if status is not None and status.state == "staff":
-            # A person has the conversation: the message goes to them, the assistant says nothing
-            # (unless they handed it back a moment ago: then it is answered as usual).
-            silent = await self._to_staff(ticket, inbound, text)
-            if silent is not None:
-                yield silent
-                return
 
         history = await self._store.history(customer_id)
         understanding = await self._understander.understand(text) if self._understander is not None else None

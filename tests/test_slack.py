@@ -461,6 +461,25 @@ async def test_handover_round_trip_for_a_web_widget_shopper(rig: Rig) -> None:
         await rig.fake.wait_for(lambda: any("my boots" in t for t in rig.fake.texts(SUPPORT, thread)))
         assert any("&lt;!channel&gt;" in t for t in rig.fake.texts(SUPPORT, thread)), "escaped: it pings no one"
         assert len(rig.model.prompts) == prompts, "the model was not asked"
+        assert (await say(ws, "/human", "h2b"))["type"] == "forwarded", "asking again reaches the person"
+
+        # A reply with a file: its text goes, and the thread says the file did not.
+        file_ts = next_ts()
+        with_file = {
+            "type": "message",
+            "subtype": "file_share",
+            "channel": SUPPORT,
+            "channel_type": "channel",
+            "user": STAFF,
+            "text": "Here is the label.",
+            "files": [{"id": "F1", "name": "label.pdf"}],
+            "ts": file_ts,
+            "thread_ts": thread,
+        }
+        assert (await rig.event(with_file)).status_code == 200
+        label = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert label["type"] == "push" and label["text"] == "Here is the label."
+        await rig.fake.wait_for(lambda: any("Files are not sent" in t for t in rig.fake.texts(SUPPORT, thread)))
 
         # A note stays in Slack.
         await rig.thread_reply(thread, "note: refund approved by finance")
