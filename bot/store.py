@@ -673,12 +673,6 @@ class Store:
         return f"{self._p}:desk"
 
     @_unavailable
-    async def publish_desk(self, event: DeskEvent, *, keep: int = 100_000) -> str:
-        kind, raw = _desk_fields([event])
-        entry = await self.redis.xadd(self.desk_stream, {"kind": kind, "event": raw}, maxlen=keep, approximate=True)
-        return str(entry)
-
-    @_unavailable
     async def handovers(self, after: str = "0", count: int = 100) -> list[tuple[str, HandOver]]:
         """Hand-over events after stream id `after` (for tests and tools; Slack reads a group)."""
         entries: Any = await self.redis.xrange(self.desk_stream, min=f"({after}" if after != "0" else "-", count=count)
