@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from slack_bolt import BoltResponse
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError, SlackClientError
 from starlette.requests import Request
@@ -71,6 +71,8 @@ _EVENT_TTL_S = 6 * 3600  # Slack retries within minutes; a handled event id is k
 # An event being handled holds its claim this long: a process that dies with it in hand lets
 # Slack's later retries (1 and 5 minutes on) through.
 _EVENT_WORK_S = 90
+# An event still in the inbox this long after it came was left by a process that stopped.
+_INBOX_STALE_MS = 120_000
 _GROUP_TTL_S = 60.0  # how long the staff user group's members are trusted
 # A desk event another process was given and left this long is taken over: well past the
 # lease, so never one a live reader is still posting.
@@ -263,33 +265,61 @@ class SlackChannel:
 
     # -- every event once -----------------------------------------------------------------
 
-    async def _once(self, body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+    async def _once(
+        self, body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
         """An event Slack sends again (X-Slack-Retry-Num, or a socket's retry_attempt) is
         handled once: the first delivery to claim its event_id handles it, a retry of one
-        claimed is acknowledged and skipped. A Redis failure answers 500: Slack retries."""
+        claimed is acknowledged and skipped. A Redis failure answers 500: Slack retries.
+
+        Bolt acknowledges before the work runs, and Slack never sends an acknowledged event
+        again: so the event is kept in a Redis inbox until it is handled. One a process died
+        with is handled by another (`recover`)."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id and not await self._store.claim_event(CHANNEL, str(event_id), ttl_s=_EVENT_WORK_S):
             log.info("slack event %s delivered again: handled already", event_id)
             return BoltResponse(status=200, body="")
+        if event_id and not context.get("recovered"):
+            context["inbox_id"] = await self._store.inbox_add(CHANNEL, json.dumps(body))
         await next()
         return None
 
-    async def _released_on_failure(self, body: dict[str, Any], work: Awaitable[None]) -> None:
+    async def _released_on_failure(
+        self, body: dict[str, Any], context: AsyncBoltContext, work: Awaitable[None]
+    ) -> None:
         """Run an event's work; when it fails (or is cut off by a shutdown) its claim is given
         back, so a retry of it is handled. Slack only retries what it saw unacknowledged, so the
         work also says in Slack what did not happen (see _message and _question)."""
         event_id = str(body["event_id"]) if body.get("event_id") else None
+        inbox_id = context.get("inbox_id")
         try:
             await work
         except BaseException as exc:
             if event_id:
                 await asyncio.shield(self._store.release_event(CHANNEL, event_id))
             if not isinstance(exc, Exception):
-                raise
+                raise  # cut off: the inbox keeps it, another process (or this one, later) handles it
             log.exception("slack: event %s failed; a retry of it will be handled", event_id)
+            if inbox_id:
+                await self._store.inbox_done(CHANNEL, inbox_id)  # said in the thread; not tried again
         else:
             if event_id:  # handled: a late retry of it is skipped for hours, not seconds
                 await self._store.claim_event(CHANNEL, event_id, ttl_s=_EVENT_TTL_S, renew=True)
+            if inbox_id:
+                await self._store.inbox_done(CHANNEL, inbox_id)
+
+    async def recover(self) -> int:
+        """Handle the events a process acknowledged and died with (older than a couple of
+        minutes in the inbox, their claims lapsed). Returns how many."""
+        stale = await self._store.inbox_stale(CHANNEL, older_than_ms=_INBOX_STALE_MS)
+        for entry_id, raw in stale:
+            log.warning("slack: event left unhandled by a process that stopped (%s); handling it now", entry_id)
+            request = AsyncBoltRequest(body=raw, mode="socket_mode", context={"recovered": True, "inbox_id": entry_id})
+            try:
+                await self.app.async_dispatch(request)  # socket mode: it was checked when it came
+            finally:
+                await self._store.inbox_done(CHANNEL, entry_id)  # once: a retry loop must not come of it
+        return len(stale)
 
     def _lock(self, customer_id: str) -> asyncio.Lock:
         lock = self._locks.get(customer_id)
@@ -303,7 +333,7 @@ class SlackChannel:
     # Slack Connect channel those differ, and outsiders must not see the shop's orders.
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
-        await self._released_on_failure(body, self._mention(event, context))
+        await self._released_on_failure(body, context, self._mention(event, context))
 
     async def _mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         _, bot_user = await self._identity()
@@ -311,7 +341,7 @@ class SlackChannel:
         await self._question(context, event, plain(text))
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
-        await self._released_on_failure(body, self._message(event, context))
+        await self._released_on_failure(body, context, self._message(event, context))
 
     async def _message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         # Edits, deletions, joins and bots' posts are no questions nor replies to a shopper; a
@@ -620,14 +650,14 @@ class SlackChannel:
 
     async def run_desk(self, *, stale_ms: int = _STALE_DESK_MS) -> None:
         """Show hand-overs and mirrored messages in the support channel, in order, until
-        cancelled. One process at a time reads the stream (a lease in Redis), so a thread's
-        posts keep their order with several processes. An event is acknowledged in the stream
-        only once Slack has it; a failure (Slack or Redis down) is retried from the first
-        unacknowledged event, and one Slack keeps refusing is set aside after a few tries."""
+        stopped, and handle Slack events a stopped process left in the inbox. One process at a
+        time does this (a lease in Redis), so a thread's posts keep their order with several
+        processes. An event is acknowledged in the stream only once Slack has it; a failure
+        (Slack or Redis down) is retried from the first unacknowledged event, and one Slack
+        keeps refusing is set aside after a few tries."""
         channel = self._settings.support_channel
         if channel is None:
             log.warning("slack: SHOPBOT_SLACK__SUPPORT_CHANNEL is not set; hand-overs wait in Redis until it is")
-            return
         consumer = f"{socket.gethostname()}-{os.getpid()}"
         refused: dict[str, int] = {}
         leading, pending, claimed_at, delay = False, True, 0.0, 1.0
@@ -641,9 +671,14 @@ class SlackChannel:
                     log.info("slack desk: this process posts hand-overs (%s)", consumer)
                     leading, pending, claimed_at = True, True, 0.0
                 if time.monotonic() - claimed_at > _CLAIM_EVERY_S:
-                    # Events a process that died (or restarted) was given and never finished.
+                    # Events a process that died (or restarted) was given and never finished:
+                    # desk events, and Slack's own events it had acknowledged.
+                    await self.recover()
                     await self._store.claim_stale_desk(DESK_GROUP, consumer, min_idle_ms=stale_ms)
                     claimed_at, pending = time.monotonic(), True
+                if channel is None:
+                    await self._pause(_CLAIM_EVERY_S)
+                    continue
                 entries = await self._store.read_desk(DESK_GROUP, consumer, pending=pending, count=10, block_ms=1000)
                 if pending and not entries:
                     pending = False

@@ -22,6 +22,7 @@ refreshes the identity key, so this needs one Redis (or Sentinel), not Redis Clu
     {p}:desk:dead                         stream of desk events Slack refused for good
     {p}:lead:{role}                       the process holding a role (the desk reader), PX
     {p}:event:{source}:{event id}         a platform event taken (Slack retries), SET NX EX
+    {p}:inbox:{source}                    stream of platform events acknowledged, not yet handled
     {p}:order-customers:{order id}        set of customers who proved the order
     {p}:dedup:{channel}:{user}:{msg id}   a platform message already taken (SET NX): kept alive
                                           with its turn, then for the de-duplication TTL once
@@ -827,6 +828,28 @@ class Store:
             await self.redis.delete(f"{self._p}:event:{source}:{event_id}")
         except (redis_errors.RedisError, OSError) as exc:
             log.warning("could not release event %s/%s: %s", source, event_id, exc)
+
+    def _inbox(self, source: str) -> str:
+        return f"{self._p}:inbox:{source}"
+
+    @_unavailable
+    async def inbox_add(self, source: str, raw: str) -> str:
+        """Keep a platform event acknowledged before it is handled (Slack's), until it is: a
+        process that dies in between leaves it here for another to handle."""
+        return str(await self.redis.xadd(self._inbox(source), {"body": raw}, maxlen=10_000, approximate=True))
+
+    async def inbox_done(self, source: str, entry_id: str) -> None:
+        try:
+            await self.redis.xdel(self._inbox(source), entry_id)
+        except (redis_errors.RedisError, OSError) as exc:  # it is handled again later: claimed, so skipped
+            log.warning("could not clear inbox entry %s/%s: %s", source, entry_id, exc)
+
+    @_unavailable
+    async def inbox_stale(self, source: str, *, older_than_ms: int, count: int = 100) -> list[tuple[str, str]]:
+        """Events kept longer than `older_than_ms` and never handled: (entry id, raw body)."""
+        newest = max(0, int(time.time() * 1000) - older_than_ms)
+        entries: Any = await self.redis.xrange(self._inbox(source), min="-", max=f"{newest}-0", count=count)
+        return [(str(entry_id), str(fields.get("body", ""))) for entry_id, fields in entries or []]
 
     def _push_channel(self, channel: Channel) -> str:
         return f"{self._p}:push:{channel}"

@@ -764,3 +764,24 @@ async def test_the_outbox_reaches_a_staff_member_through_the_paced_client(rig: R
     assert await rig.outbox.send(staff_customer, "Shift swap <tomorrow>?", role="assistant") == ["slack"]
     [notice] = rig.fake.posts(STAFF)
     assert notice["text"] == "Shift swap &lt;tomorrow&gt;?"
+
+
+async def test_an_event_a_process_acknowledged_and_died_with_is_handled_by_another(rig: Rig) -> None:
+    async with websockets.connect(rig.ws) as ws:
+        json.loads(await ws.recv())
+        await say(ws, "/human", "k1")
+        thread, _ = await rig.handover_thread()
+        reply = {"type": "message", "channel": SUPPORT, "channel_type": "channel", "user": STAFF}
+        body = event_body({**reply, "text": "Sam here, sorry for the wait.", "ts": next_ts(), "thread_ts": thread})
+        # What a process that acknowledged the event and died left behind, three minutes ago.
+        stale = f"{int(time.time() * 1000) - 180_000}-0"
+        await rig.store.redis.xadd("test:inbox:slack", {"body": body}, id=stale)
+        assert await rig.slack.recover() == 1
+        pushed = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(2)]
+        assert [p["text"] for p in pushed][-1] == "Sam here, sorry for the wait."
+    assert await rig.store.redis.xlen("test:inbox:slack") == 0
+    assert await rig.slack.recover() == 0
+    await rig.dm("order 1021")  # handled as usual: nothing is left in the inbox either
+    await rig.fake.wait_for(lambda: rig.fake.posts("D0STAFF"))
+    await asyncio.sleep(0.2)
+    assert await rig.store.redis.xlen("test:inbox:slack") == 0
