@@ -360,7 +360,16 @@ class SlackChannel:
             return
         customer_id = await self._store.customer_for_thread(event["channel"], thread_ts)
         if customer_id is None:
-            return  # a thread of the channel's own chatter
+            if event.get("parent_user_id") == bot_user:
+                # A thread of ours that leads to no shopper (a post repeated after a failure,
+                # or one older than the history): said, not silently dropped.
+                await self.post(
+                    event["channel"],
+                    "This thread is not linked to a shopper: your reply was not sent. "
+                    "Answer in the newest hand-over thread of this customer.",
+                    thread_ts=thread_ts,
+                )
+            return  # otherwise a thread of the channel's own chatter
         if not await self.is_staff(context.actor_team_id, context.actor_user_id):
             await self.post(event["channel"], NOT_STAFF, thread_ts=thread_ts)
             return

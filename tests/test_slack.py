@@ -785,3 +785,23 @@ async def test_an_event_a_process_acknowledged_and_died_with_is_handled_by_anoth
     await rig.fake.wait_for(lambda: rig.fake.posts("D0STAFF"))
     await asyncio.sleep(0.2)
     assert await rig.store.redis.xlen("test:inbox:slack") == 0
+
+
+async def test_a_reply_in_a_thread_of_ours_that_leads_to_no_shopper_is_told_so(rig: Rig) -> None:
+    event = {
+        "type": "message",
+        "channel": SUPPORT,
+        "channel_type": "channel",
+        "user": STAFF,
+        "text": "Hello?",
+        "ts": next_ts(),
+        "thread_ts": "1600000000.000001",
+        "parent_user_id": BOT_USER,
+    }
+    await rig.event(event)
+    await rig.fake.wait_for(lambda: rig.fake.posts(SUPPORT))
+    assert "not linked to a shopper" in rig.fake.texts(SUPPORT, "1600000000.000001")[0]
+    chatter = {**event, "ts": next_ts(), "thread_ts": "1600000000.000002", "parent_user_id": "U0SOMEONE"}
+    await rig.event(chatter)
+    await asyncio.sleep(0.3)
+    assert rig.fake.texts(SUPPORT, "1600000000.000002") == [], "the channel's own threads are left alone"
