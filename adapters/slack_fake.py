@@ -7,13 +7,11 @@ signed Events API request, a slash command and a button press."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import random
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +19,7 @@ from urllib.parse import urlencode
 from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.fake_servers import in_thread, serve_aiohttp
 from adapters.telegram_fake import Call  # a recorded call: method, params, time
 
 TEAM = "T0SHOP"
@@ -230,37 +229,15 @@ async def serve_slack(fake: FakeSlack) -> AsyncIterator[str]:
     app.router.add_route("*", "/api/{method}", fake.handle)
     app.router.add_post("/respond/{id}", fake.respond)
     app.router.add_get("/socket", fake.socket)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
-        yield f"{fake.url}/api/"
-    finally:
-        for ws in fake.sockets:
-            await ws.close()
-        await runner.cleanup()
+    async with serve_aiohttp(app) as url:
+        fake.url = url
+        try:
+            yield f"{url}/api/"
+        finally:
+            for ws in fake.sockets:
+                await ws.close()
 
 
-@contextmanager
-def slack_in_thread(fake: FakeSlack) -> Iterator[str]:
+def slack_in_thread(fake: FakeSlack) -> AbstractContextManager[str]:
     """The fake on its own event loop in a thread, for a `shopbot serve` subprocess."""
-    loop = asyncio.new_event_loop()
-    ready: concurrent.futures.Future[str] = concurrent.futures.Future()
-    stop = asyncio.Event()
-
-    async def run() -> None:
-        async with serve_slack(fake) as url:
-            ready.set_result(url)
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
-    thread.start()
-    try:
-        yield ready.result(timeout=10)
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)
-        loop.close()
+    return in_thread(lambda: serve_slack(fake))

@@ -7,19 +7,19 @@ connection) or at random (`chaos`, the share of messages answered with a 429 or 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import html
 import json
 import random
 import re
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from adapters.fake_servers import in_thread, serve_aiohttp
 
 TOKEN = "123456:TEST-token_for-the-fake"
 _MESSAGES = ("sendMessage", "editMessageText")  # what Telegram's per-chat and per-bot limits count
@@ -218,41 +218,10 @@ async def serve_bot_api(api: FakeBotApi) -> AsyncIterator[str]:
     """Yields the base URL to give as SHOPBOT_TELEGRAM__API_URL."""
     app = web.Application()
     app.router.add_post("/bot{token}/{method}", api.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve_aiohttp(app) as url:
+        yield url
 
 
-@contextmanager
-def bot_api_in_thread(api: FakeBotApi) -> Iterator[str]:
+def bot_api_in_thread(api: FakeBotApi) -> AbstractContextManager[str]:
     """The fake on its own event loop in a thread, for a `shopbot` subprocess to talk to."""
-    loop = asyncio.new_event_loop()
-    ready: concurrent.futures.Future[str] = concurrent.futures.Future()
-
-    async def run(stop: asyncio.Event) -> None:
-        async with serve_bot_api(api) as url:
-            ready.set_result(url)
-            await stop.wait()
-
-    stop_holder: list[asyncio.Event] = []
-
-    def main() -> None:
-        asyncio.set_event_loop(loop)
-        stop = asyncio.Event()
-        stop_holder.append(stop)
-        loop.run_until_complete(run(stop))
-
-    thread = threading.Thread(target=main, daemon=True)
-    thread.start()
-    try:
-        yield ready.result(timeout=10)
-    finally:
-        loop.call_soon_threadsafe(stop_holder[0].set)
-        thread.join(timeout=10)
-        loop.close()
+    return in_thread(lambda: serve_bot_api(api))
