@@ -561,8 +561,7 @@ class SlackChannel:
                 text="What should I write about? For example: `/shopbot copy Drizzle Shell Jacket, social post`"
             )
             return
-        offered = {p.id: p for p in self._knowledge.shop.offered}
-        product = offered.get(product_id or "")
+        product = self._knowledge.offered_product(product_id) if product_id else None
         if product is None:
             found = await asyncio.to_thread(self._knowledge.find_products, topic_of(brief), 1)
             product = found[0] if found else None
@@ -598,7 +597,7 @@ class SlackChannel:
         if action["action_id"] == REGENERATE:
             await self._copy(respond, brief, variant + 1, product_id, replace=True)
             return
-        product = {p.id: p for p in self._knowledge.shop.offered}.get(product_id)
+        product = self._knowledge.offered_product(product_id)
         if product is None:
             await respond(text="That product is no longer offered.", replace_original=False)
             return

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.knowledge.facts import fact_texts, order_fact
+from bot.knowledge.facts import fact_texts
 from bot.messages import Source
 from bot.store import Store
 from bot.summary import sentiment_trend, summarize
@@ -80,9 +80,7 @@ class StaffAssistant:
         return await self._policy(asked)
 
     async def _order_card(self, order: Order) -> str:
-        variants = {v.sku: v.label for p in self._knowledge.shop.products for v in p.variants if v.sku and v.label}
-        text = order_fact(order, self._knowledge.shop.profile.currency, variants).text
-        lines = [f"*Order {order.order_id}* ({order.email})", text]
+        lines = [f"*Order {order.order_id}* ({order.email})", self._knowledge.order_text(order)]
         # The customer behind an order number: whoever proved it theirs in a conversation.
         customers = await self._store.customers_with_order(order.order_id)
         cards = [await self.customer_card(c) for c in customers]

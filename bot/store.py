@@ -690,18 +690,23 @@ class Store:
         """The next desk events for `consumer` of `group` (created on first use, from the
         stream's start). `pending`: the ones it was given before and did not acknowledge (a
         crash, a Slack outage), first. An entry that does not parse comes back as None."""
-        try:
-            await self.redis.xgroup_create(self.desk_stream, group, id="0", mkstream=True)
-        except redis_errors.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        streams: Any = await self.redis.xreadgroup(
+        read = functools.partial(
+            self.redis.xreadgroup,
             group,
             consumer,
             {self.desk_stream: "0" if pending else ">"},
             count=count,
             block=None if pending else block_ms,
         )
+        try:
+            streams: Any = await read()
+        except redis_errors.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Created on first use only: not a round trip on every read of a busy loop.
+            with contextlib.suppress(redis_errors.ResponseError):  # BUSYGROUP: another made it
+                await self.redis.xgroup_create(self.desk_stream, group, id="0", mkstream=True)
+            streams = await read()
         out: list[tuple[str, DeskEvent | None]] = []
         for _, entries in streams or []:
             for entry_id, fields in entries:

@@ -252,6 +252,14 @@ class ShopKnowledge:
             return []
         return [hit.item for hit in index.retriever.products(text, k)]
 
+    def order_text(self, order: Order) -> str:
+        """An order as staff read it: the fact a proven order gives a shopper, variants named."""
+        index = self._index
+        return order_fact(order, index.shop.profile.currency, index.variants).text
+
+    def offered_product(self, product_id: str) -> Product | None:
+        return next((p for p in self._index.shop.offered if p.id == product_id), None)
+
     @property
     def shop_name(self) -> str:
         return self._index.shop.profile.name
