@@ -1,161 +1,228 @@
-"""`shopbot bench quality`: a labelled question set through the real engine (Redis, the
-understanding heads, the shop's knowledge, the model, the checker) and the figures issue 3
-asks for.
+"""`shopbot bench quality`: labelled shopper questions through the real engine (Redis, the
+understanding heads, the shop's knowledge, the model, the checker), judged by bot.corpus.
 
-Questions file: JSONL, one object per line:
-    {"question": "...", "history": [{"role": "user", "text": "..."}, ...],
-     "must": ["$89.00"], "must_not": ["1Z..."], "intent": "product_question"}
-Earlier user turns in `history` are sent first, as the same shopper.
+One store folder with its questions, or a whole corpus (`--corpus eval/shops`): every shop's
+questions, each shop served by the same runtime after a reload of its folder (the path a live
+shop takes when its files change). With `--leave-one-out`, what the engine calibrates on labelled
+questions (the relevance below which it says "I don't know") is calibrated on the other shops'
+questions before a shop is measured, so no shop is measured with a figure its own questions set.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
-
-from bot.errors import ConfigError, ShopbotError
+from bot.answers.calibration import Samples, collect, report
+from bot.corpus import Question, Verdict, judge, read_questions
+from bot.knowledge.index import ShopIndex, build_index
+from bot.errors import ShopbotError
+from bot.knowledge.shop import load_shop
+from bot.language import detect_language
 from bot.messages import Address, Inbound, Reply
-from bot.runtime import open_runtime
+from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
-
-
-class Turn(BaseModel):
-    role: str
-    text: str
-
-
-class Question(BaseModel):
-    question: str
-    history: list[Turn] = Field(default_factory=list)
-    must: list[str] = Field(default_factory=list)
-    must_not: list[str] = Field(default_factory=list)
-    intent: str | None = None
-
-
-def read_questions(path: Path) -> list[Question]:
-    questions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                questions.append(Question.model_validate_json(line))
-            except ValidationError as exc:
-                raise ConfigError(f"{path} line {number}: {exc.errors()[0]['msg']}") from None
-    return questions
 
 
 @dataclass
 class Outcome:
+    shop: str
     question: Question
     reply: str
     flags: set[str]
     intent: str | None
     seconds: float
     tokens: int
-
-    @property
-    def has_facts(self) -> bool:
-        return bool(self.question.must or self.question.must_not)
-
-    @property
-    def wrong(self) -> list[str]:
-        return [m for m in self.question.must_not if m.lower() in self.reply.lower()]
+    verdict: Verdict
 
     @property
     def right(self) -> bool:
-        return all(m.lower() in self.reply.lower() for m in self.question.must) and not self.wrong
+        return self.verdict.right
 
 
-async def run_quality_bench(settings: Settings, questions_file: Path, *, show: bool = False) -> list[Outcome]:
-    questions = read_questions(questions_file)
-    outcomes: list[Outcome] = []
-    async with open_runtime(settings) as runtime:
-        engine, store = runtime.engine, runtime.store
-        for question in questions:
-            user = f"bench-{uuid.uuid4().hex[:12]}"
+async def _ask(runtime: Runtime, user: str, text: str) -> tuple[Reply, float]:
+    inbound = Inbound(
+        channel="cli",
+        user_id=user,
+        address=Address(channel="cli", chat_id=user),
+        message_id=uuid.uuid4().hex,
+        text=text,
+    )
+    started = time.perf_counter()
+    final = None
+    try:
+        async for event in runtime.engine.handle(inbound):
+            if isinstance(event, Reply):
+                final = event
+    except ShopbotError as exc:
+        final = Reply(text=exc.public_message, customer_id="", flags=set())
+    assert final is not None
+    return final, time.perf_counter() - started
 
-            async def ask(text: str, user: str = user) -> tuple[Reply | None, float]:
-                inbound = Inbound(
-                    channel="cli",
-                    user_id=user,
-                    address=Address(channel="cli", chat_id=user),
-                    message_id=uuid.uuid4().hex,
-                    text=text,
-                )
-                started = time.perf_counter()
-                final = None
-                try:
-                    async for event in engine.handle(inbound):
-                        if isinstance(event, Reply):
-                            final = event
-                except ShopbotError as exc:
-                    final = Reply(text=exc.public_message, customer_id="", flags=set())
-                return final, time.perf_counter() - started
 
-            for turn in question.history:
-                if turn.role == "user":
-                    await ask(turn.text)
-            reply, seconds = await ask(question.question)
-            assert reply is not None
-            customer = await store.customer_for("cli", user)
-            asked = [m for m in await store.history(customer) if m.role == "user"]
-            outcome = Outcome(
-                question, reply.text, set(reply.flags), asked[-1].intent if asked else None, seconds, reply.tokens
+async def run_shop(
+    runtime: Runtime, folder: Path, questions: Sequence[Question], *, show: Callable[[str], None] | None = None
+) -> list[Outcome]:
+    """Each question from a new shopper, its earlier turns first."""
+    shop = runtime.knowledge.shop
+    catalog = [p.title for p in shop.products]
+    offered = [p.title for p in shop.offered]
+    outcomes = []
+    for question in questions:
+        user = f"bench-{uuid.uuid4().hex[:12]}"
+        for turn in question.history:
+            if turn.role == "user":
+                await _ask(runtime, user, turn.text)
+        reply, seconds = await _ask(runtime, user, question.question)
+        customer = await runtime.store.customer_for("cli", user)
+        asked = [m for m in await runtime.store.history(customer) if m.role == "user"]
+        language = detect_language(reply.text, fallback="en") if question.lang else None
+        verdict = judge(question, reply.text, set(reply.flags), catalog=catalog, offered=offered, language=language)
+        outcome = Outcome(
+            folder.name,
+            question,
+            reply.text,
+            set(reply.flags),
+            asked[-1].intent if asked else None,
+            seconds,
+            reply.tokens,
+            verdict,
+        )
+        outcomes.append(outcome)
+        if show is not None:
+            mark = "ok " if outcome.right else "BAD"
+            why = f"  ({'; '.join(verdict.reasons)})" if verdict.reasons else ""
+            show(
+                f"{mark} {question.id or folder.name} [{question.kind or question.intent}/{outcome.intent}] "
+                f"{question.question}\n    -> {reply.text[:300]}  {sorted(reply.flags)}{why}"
             )
-            outcomes.append(outcome)
-            if show:
-                mark = "ok " if outcome.right else "BAD"
-                print(
-                    f"{mark} [{outcome.intent}] {question.question}\n    -> {reply.text[:240]}  {sorted(reply.flags)}"
-                )
     return outcomes
 
 
-def quality_report(name: str, outcomes: list[Outcome]) -> str:
-    factual = [o for o in outcomes if o.has_facts]
-    generated = [o for o in outcomes if o.tokens > 0]  # the model wrote a reply (kept or replaced)
-    labelled = [o for o in outcomes if o.question.intent]
-    latencies = sorted(o.seconds for o in outcomes)
-    p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-    intents = Counter((o.question.intent, o.intent) for o in labelled if o.question.intent != o.intent)
-    lines = [
-        f"{name}: {len(outcomes)} questions",
-        f"  fact accuracy:                 {sum(o.right for o in factual)}/{len(factual)} "
-        f"= {sum(o.right for o in factual) / max(len(factual), 1):.1%}",
-        f"  replies with a wrong fact:     {sum(bool(o.wrong) for o in outcomes)}",
-        f"  model's reply passed checker:  {sum('corrected' not in o.flags for o in generated)}/{len(generated)} "
-        f"= {sum('corrected' not in o.flags for o in generated) / max(len(generated), 1):.1%}",
-        f"  intent accuracy:               {sum(o.intent == o.question.intent for o in labelled)}/{len(labelled)} "
-        f"= {sum(o.intent == o.question.intent for o in labelled) / max(len(labelled), 1):.1%}",
-        f"  latency p50 / p95:             {statistics.median(latencies):.2f} s / {p95:.2f} s",
-    ]
-    if intents:
-        lines.append(
-            "  intent confusions (labelled -> said): "
-            + ", ".join(f"{a}->{b} x{n}" for (a, b), n in intents.most_common(6))
-        )
+async def run_quality_bench(
+    settings: Settings,
+    shops: Sequence[Path],
+    *,
+    questions_file: Path | None = None,
+    leave_one_out: bool = False,
+    show: Callable[[str], None] | None = None,
+) -> list[Outcome]:
+    """The questions of every shop in `shops` (its questions.jsonl, or `questions_file` for a
+    single shop), one runtime for all: the knowledge is swapped to each shop's folder in turn."""
+    first = shops[0]
+    outcomes: list[Outcome] = []
+    settings = settings.model_copy(update={"store_dir": first})
+    async with open_runtime(settings) as runtime:
+        samples = None
+        if leave_one_out:
+            samples = await collect_samples(runtime, shops)
+        for folder in shops:
+            if folder != first:
+                await asyncio.to_thread(runtime.knowledge.replace, load_shop(folder))
+            if samples is not None:
+                thresholds, found = samples.thresholds(excluding=folder.name)
+                runtime.knowledge.answers.thresholds = thresholds
+                if show is not None:
+                    show(f"{folder.name}: thresholds calibrated on the other shops\n{report(found)}")
+            questions = read_questions(questions_file or folder / "questions.jsonl")
+            outcomes += await run_shop(runtime, folder, questions, show=show)
+    return outcomes
+
+
+async def collect_samples(runtime: Runtime, shops: Sequence[Path]) -> Samples:
+    """Calibration samples from every shop's questions (bot.answers.calibration)."""
+    indexes: dict[Path, ShopIndex] = {}
+
+    async def index_for(folder: Path) -> ShopIndex:
+        if folder not in indexes:
+            shop = await asyncio.to_thread(load_shop, folder)
+            indexes[folder] = await asyncio.to_thread(build_index, shop, runtime.store, runtime.encoder)
+        return indexes[folder]
+
+    return await collect(
+        [(shop, read_questions(shop / "questions.jsonl")) for shop in shops],
+        index_for,
+        runtime.understander,
+        runtime.knowledge.encode,
+    )
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole} = {part / whole:.1%}" if whole else "-"
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "-"
+
+
+_DECLINES = ("decline", "not_sold")
+
+
+def shop_figures(outcomes: Sequence[Outcome]) -> dict[str, str]:
+    """The figures of one shop (or of all), as the README's table shows them."""
+    answerable = [o for o in outcomes if o.question.answerable]
+    declinable = [o for o in outcomes if o.question.expect in _DECLINES]
+    yes_no = [o for o in outcomes if o.question.answer in ("yes", "no")]
+    generated = [o for o in outcomes if o.tokens > 0]
+    latencies = sorted(o.seconds for o in outcomes) or [0.0]
+    return {
+        "questions": str(len(outcomes)),
+        "right": _percent(sum(o.right for o in outcomes), len(outcomes)),
+        "wrong facts": str(sum(o.verdict.wrong_fact for o in outcomes)),
+        "declined rightly": _percent(sum(o.right for o in declinable), len(declinable)),
+        "answerable declined": str(sum("declined" in o.flags or "not_sold" in o.flags for o in answerable)),
+        "yes/no contradicted": str(
+            sum(any("opposite" in reason for reason in o.verdict.reasons) for o in yes_no)
+        ),
+        "model reply kept": _percent(sum("corrected" not in o.flags for o in generated), len(generated)),
+        "p50 s": f"{statistics.median(latencies):.2f}",
+    }
+
+
+def quality_report(outcomes: Sequence[Outcome], held_out: set[str] = frozenset()) -> str:
+    """One row per shop, then all shops together, then the shops' figures by kind of question."""
+    by_shop: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        by_shop[outcome.shop].append(outcome)
+    rows = [(shop + (" (held out)" if shop in held_out else ""), shop_figures(found)) for shop, found in by_shop.items()]
+    if len(by_shop) > 1:
+        rows.append(("all", shop_figures(outcomes)))
+        if held_out and (kept := [o for o in outcomes if o.shop in held_out]):
+            rows.append(("held-out shops", shop_figures(kept)))
+    columns = list(rows[0][1])
+    lines = ["| shop | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    lines += [f"| {name} | " + " | ".join(figures[c] for c in columns) + " |" for name, figures in rows]
+    kinds: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        kinds[outcome.question.kind or outcome.question.intent or "-"].append(outcome)
+    lines += ["", "| kind | right |", "|---|---|"]
+    lines += [f"| {kind} | {_share(sum(o.right for o in found), len(found))} |" for kind, found in sorted(kinds.items())]
+    reasons = Counter(reason.split(":")[0].split(" '")[0] for o in outcomes for reason in o.verdict.reasons)
+    if reasons:
+        lines += ["", "misses: " + ", ".join(f"{reason} x{n}" for reason, n in reasons.most_common(8))]
     return "\n".join(lines)
 
 
-def dump(outcomes: list[Outcome], path: Path) -> None:
+def dump(outcomes: Sequence[Outcome], path: Path) -> None:
     with path.open("w", encoding="utf-8") as f:
         for o in outcomes:
-            f.write(
-                json.dumps(
-                    {
-                        "question": o.question.question,
-                        "reply": o.reply,
-                        "flags": sorted(o.flags),
-                        "intent": o.intent,
-                        "right": o.right,
-                        "seconds": round(o.seconds, 3),
-                    }
-                )
-                + "\n"
-            )
+            record = {
+                "shop": o.shop,
+                "id": o.question.id,
+                "kind": o.question.kind,
+                "question": o.question.question,
+                "reply": o.reply,
+                "flags": sorted(o.flags),
+                "intent": o.intent,
+                "right": o.right,
+                "reasons": o.verdict.reasons,
+                "seconds": round(o.seconds, 3),
+            }
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -48,6 +48,27 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# -- calibrate ------------------------------------------------------------------------------
+
+
+async def _calibrate(settings: Settings, corpus: Path, out: Path | None) -> str:
+    from bot.answers.calibration import report
+    from bot.answers.relevance import CALIBRATED
+    from bot.bench_quality import collect_samples
+    from bot.corpus import corpus_shops
+    from bot.runtime import open_runtime
+
+    shops = corpus_shops(corpus)
+    if not shops:
+        raise ConfigError(f"no shop folders with a questions.jsonl under {corpus}")
+    async with open_runtime(settings.model_copy(update={"store_dir": shops[0]})) as runtime:
+        samples = await collect_samples(runtime, shops)
+    thresholds, found = samples.thresholds()
+    path = out or CALIBRATED
+    thresholds.save(path, corpus=[shop.name for shop in shops], samples=len(samples.items))
+    return f"calibrated on {len(shops)} shops, {len(samples.items)} questions, written to {path}\n{report(found)}"
+
+
 # -- serve ----------------------------------------------------------------------------------
 
 
@@ -389,6 +410,17 @@ def build_parser() -> argparse.ArgumentParser:
     heads.add_argument("--seed", type=int, default=1234, help="random seed (default: %(default)s)")
     heads.add_argument("--limit", type=int, default=None, help="rows per data set, for a quick run")
 
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="calibrate the \"I don't know\" thresholds on a corpus of shops and save them",
+        description="Answers every labelled question of every shop in the corpus with the real answerers and "
+        "sets each threshold where the most questions are right (answerable ones answered, unanswerable ones "
+        "declined), then writes them to bot/answers/thresholds.json (or --out).",
+    )
+    calibrate.add_argument("--corpus", type=Path, default=Path("eval/shops"), help="folder of store folders")
+    calibrate.add_argument("--out", type=Path, default=None, help="file to write (default: the shipped thresholds)")
+    runtime_options(calibrate)
+
     shop_import = commands.add_parser(
         "import",
         help="read a store folder, report what loaded and every problem, and index it",
@@ -429,6 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--questions", type=Path, help="JSONL question set (default: questions.jsonl in the store)")
     retrieval.add_argument("--show", action="store_true", help="print the questions the fused ranking misses at 1")
     quality.add_argument("--questions", type=Path, help="JSONL question set (default: questions.jsonl in the store)")
+    quality.add_argument("--corpus", type=Path, help="a folder of store folders, each with its questions.jsonl")
+    quality.add_argument("--shops", help="with --corpus: only these shops (comma-separated folder names)")
+    quality.add_argument(
+        "--leave-one-out",
+        action="store_true",
+        help="calibrate on the other shops' questions before each shop is measured",
+    )
     quality.add_argument("--show", action="store_true", help="print every question and reply")
     quality.add_argument("--dump", type=Path, help="write every reply as JSONL here")
     runtime_options(quality)
@@ -507,7 +546,9 @@ def main(argv: list[str] | None = None) -> int:
             settings = load_settings(**_merge(overrides, extra))
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
-        if args.command == "serve":
+        if args.command == "calibrate":
+            print(asyncio.run(_calibrate(settings, args.corpus, args.out)))
+        elif args.command == "serve":
             asyncio.run(_serve(settings))
         elif args.command == "chat":
             asyncio.run(_chat(settings, args.user))
@@ -536,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(report)
         elif args.command == "bench" and args.bench == "retrieval":
-            from bot.bench_quality import read_questions
+            from bot.corpus import read_questions
             from bot.bench_retrieval import retrieval_figures
             from bot.knowledge.shop import load_shop
             from bot.understanding.encoder import SentenceEncoder
@@ -549,13 +590,29 @@ def main(argv: list[str] | None = None) -> int:
             print(figures.table(f"{shop.profile.name} ({questions_file})", (1, 3)))
         elif args.command == "bench":
             from bot.bench_quality import dump, quality_report, run_quality_bench
+            from bot.corpus import corpus_shops
 
-            store = settings.store_dir or DEMO_SHOP
-            questions = args.questions or store / "questions.jsonl"
-            outcomes = asyncio.run(run_quality_bench(settings, questions, show=args.show))
+            if args.corpus:
+                shops = corpus_shops(args.corpus)
+                if args.shops:
+                    wanted = set(args.shops.split(","))
+                    shops = [shop for shop in shops if shop.name in wanted]
+                if not shops:
+                    raise ConfigError(f"no shop folders with a questions.jsonl under {args.corpus}")
+            else:
+                shops = [settings.store_dir or DEMO_SHOP]
+            outcomes = asyncio.run(
+                run_quality_bench(
+                    settings,
+                    shops,
+                    questions_file=args.questions,
+                    leave_one_out=args.leave_one_out,
+                    show=print if args.show else None,
+                )
+            )
             if args.dump:
                 dump(outcomes, args.dump)
-            print(quality_report(f"{store.name} ({questions})", outcomes))
+            print(quality_report(outcomes))
     except ShopbotError as exc:
         print(f"shopbot: {exc}", file=sys.stderr)
         return 2

@@ -43,6 +43,16 @@ from bot.understanding import Understander, Understanding
 log = logging.getLogger(__name__)
 
 FALLBACK_REPLY = "Sorry, I don't have a good answer to that. Could you put it another way?"
+# The reply's flags for each kind of answer; an out-of-scope reply declines too.
+_OUTCOME_FLAGS: dict[str, set[Flag]] = {
+    "answer": set(),
+    "declined": {"declined"},
+    "not_sold": {"not_sold"},
+    "small_talk": {"small_talk"},
+    "out_of_scope": {"out_of_scope", "declined"},
+}
+# Wrong order-number guesses are counted over this window (OrderLookup refuses past five).
+_ORDER_GUESS_WINDOW_S = 3600
 
 # However long the wanted reply, a message is still answered if at least this much room is
 # left for the reply; history is what gives way first.
@@ -227,12 +237,17 @@ class Engine:
             reply_text = REFUSAL
             flags.add("refused")
         elif reason is not None:
-            reply_text, handover = await self._hand_over(ticket, inbound, text, reason, understanding)
+            reply_text, handover = await self._hand_over(
+                ticket, inbound, text, reason, understanding, language=grounding.language
+            )
             if reason == "negative_sentiment" and grounding.facts and grounding.safe_answer:
                 # An upset shopper who asked something still gets the answer the facts give.
                 reply_text = f"{reply_text} In the meantime: {grounding.safe_answer}"
             flags.add("handed_over")
-        elif grounding.direct and grounding.safe_answer:
+        elif grounding.safe_answer and (grounding.direct and (grounding.language == "en" or self._llm.writes_slots)):
+            # Composed by the answerer (a decline, a comparison, a yes or no): sent as it is. A
+            # model that reads facts rather than slots phrases even these when the shopper
+            # writes another language: it is told which, and the checker holds it to the facts.
             reply_text = grounding.safe_answer
         else:
             written = shown = said = ""
@@ -241,7 +256,7 @@ class Engine:
             # more than the shortened fact line does.
             facts = "\n".join([fact_texts(grounding.facts), *grounding.slots.values()])
             checking, clean = self._knowledge is not None, True
-            checker = Checker(facts, text)
+            checker = Checker(facts, text, polarity=grounding.polarity if grounding.yes_no else "any")
             slotted = self._llm.writes_slots
             async with aclosing(self._generate(history, text, grounding, channel, started, slotted)) as stream:
                 async for piece, used in stream:
@@ -292,11 +307,17 @@ class Engine:
             elif not reply_text or missing:  # nothing usable, or markers and no facts to fill them
                 reply_text = grounding.safe_answer or FALLBACK_REPLY
                 flags.add("fallback")
-            unhelped = await self._store.count_unhelped(
-                customer_id, helped=not flags & {"corrected", "fallback", "refused"}
-            )
+
+        if not flags & {"refused", "handed_over"}:
+            flags |= _OUTCOME_FLAGS[grounding.outcome]
+            # A composed answer that replaced the model's is help all the same; a reply that could
+            # not help (an "I don't know", nothing usable) counts toward asking a person in.
+            helped = not flags & {"declined", "fallback"} or "out_of_scope" in flags
+            unhelped = await self._store.count_unhelped(customer_id, helped=helped)
             if unhelped >= self._settings.handover_after_unhelped:
-                said_next, handover = await self._hand_over(ticket, inbound, text, "not_helped", understanding)
+                said_next, handover = await self._hand_over(
+                    ticket, inbound, text, "not_helped", understanding, language=grounding.language
+                )
                 reply_text += " " + said_next
                 flags.add("handed_over")
                 await self._store.count_unhelped(customer_id, helped=True)  # one hand-over, not one per reply
@@ -347,6 +368,7 @@ class Engine:
                 handover=handover,
                 desk_if_waiting=mirrored,
             )
+        await self._store.remember(customer_id, grounding.effects, order_window_s=_ORDER_GUESS_WINDOW_S)
         self._metrics.latency.labels(channel).observe(latency_ms / 1000)
         self._metrics.replies.labels(channel).inc()
         yield Reply(
@@ -410,6 +432,7 @@ class Engine:
         text: str,
         reason: HandOverReason,
         understanding: Understanding | None,
+        language: str = "en",
     ) -> tuple[str, HandOver]:
         """The hand-over event, and what to tell the shopper honestly about what happens next.
         The caller records it with the turn: the conversation is marked waiting for a person
@@ -425,7 +448,7 @@ class Engine:
         )
         if self._knowledge is None:
             return "I've asked a member of our team to take over; they will reply in this chat.", event
-        return self._knowledge.handover_message(reason), event
+        return self._knowledge.handover_message(reason, language=language), event
 
     async def _to_staff(
         self, ticket: Ticket, inbound: Inbound, text: str, asked: StoredMessage | None = None

@@ -71,6 +71,12 @@ Flag = Literal[
     "corrected",
     "refused",
     "with_staff",
+    # What kind of answer it was (bot.knowledge.Outcome): an honest "I don't know", "we don't
+    # sell that", a friendly word, a question from another domain.
+    "declined",
+    "not_sold",
+    "small_talk",
+    "out_of_scope",
 ]
 HandOverReason = Literal["asked_for_person", "negative_sentiment", "not_helped"]
 # Who answers a conversation: the assistant (no hand-over, or handed back), the assistant while

@@ -40,6 +40,8 @@ class Runtime:
     redis_url: str
     embedded_redis: EmbeddedRedis | None
     outbox: Outbox  # adapters register their senders on it
+    encoder: SentenceEncoder | None = None
+    understander: Understander | None = None
 
 
 def generation_params(settings: LlmSettings) -> GenerationParams:
@@ -120,7 +122,9 @@ async def open_runtime(settings: Settings, model: LanguageModel | None = None) -
         )
         watcher = asyncio.create_task(watch_store(folder, knowledge))
         try:
-            yield Runtime(engine, store, llm, metrics, knowledge, url, embedded, Outbox(store))
+            yield Runtime(
+                engine, store, llm, metrics, knowledge, url, embedded, Outbox(store), encoder, understander
+            )
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

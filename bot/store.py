@@ -24,6 +24,8 @@ refreshes the identity key, so this needs one Redis (or Sentinel), not Redis Clu
     {p}:event:{source}:{event id}         a platform event taken (Slack retries), SET NX EX
     {p}:inbox:{source}                    stream of platform events acknowledged, not yet handled
     {p}:order-customers:{order id}        set of customers who proved the order
+    {p}:gaps                              stream of questions the shop's data did not answer
+                                          (the question only, not who asked), capped
     {p}:dedup:{channel}:{user}:{msg id}   a platform message already taken (SET NX): kept alive
                                           with its turn, then for the de-duplication TTL once
                                           its reply is recorded
@@ -54,6 +56,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from bot.errors import StoreUnavailable
+from bot.knowledge import Effects
 from bot.messages import (
     Channel,
     DeskEvent,
@@ -106,6 +109,9 @@ def _unavailable(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
 
 # The customer behind a platform identity, created with its identities set on first contact.
 # One script, so two first messages racing each other get the same customer.
+# Knowledge gaps kept (approximately: XADD MAXLEN ~), newest last.
+_GAPS_KEPT = 10_000
+
 _RESOLVE = """
 local function resolve(identity_key, fresh, prefix, member, ttl)
   local customer = redis.call('GET', identity_key)
@@ -539,6 +545,51 @@ class Store:
             pipe.expire(prefs, self._ttl)
             pipe.expire(seen, self._ttl)
             await pipe.execute()
+
+    @_unavailable
+    async def remember(self, customer_id: str, effects: Effects, *, order_window_s: int, keep: int = 20) -> None:
+        """What answering a message learnt, in one transaction with the turn's other writes done:
+        stated tastes and products asked about, an order proven or a wrong guess at one, and a
+        question the shop's data could not answer (the knowledge-gap stream, without who asked)."""
+        writes = effects.tastes or effects.products or effects.proven_order or effects.wrong_guess or effects.gap
+        if not writes:
+            return
+        prefs, seen = self._cust(customer_id, "preferences"), self._cust(customer_id, "interests")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if effects.tastes or effects.products:
+                for preference in effects.tastes:
+                    pipe.lrem(prefs, 0, preference)
+                    pipe.lpush(prefs, preference)
+                pipe.ltrim(prefs, 0, keep - 1)
+                for product_id in effects.products:
+                    pipe.zincrby(seen, 1, product_id)
+                pipe.zremrangebyrank(seen, 0, -keep - 1)
+                pipe.expire(prefs, self._ttl)
+                pipe.expire(seen, self._ttl)
+            if effects.proven_order:
+                orders = self._cust(customer_id, "orders")
+                pipe.sadd(orders, effects.proven_order)
+                pipe.expire(orders, self._ttl)
+                owners = f"{self._p}:order-customers:{effects.proven_order}"
+                pipe.sadd(owners, customer_id)
+                pipe.expire(owners, self._ttl)
+            if effects.wrong_guess:
+                failures = self._cust(customer_id, "order-failures")
+                pipe.set(failures, 0, ex=order_window_s, nx=True)
+                pipe.incr(failures)
+            if effects.gap:
+                pipe.xadd(self.gaps_stream, {"question": effects.gap[:500]}, maxlen=_GAPS_KEPT, approximate=True)
+            await pipe.execute()
+
+    @property
+    def gaps_stream(self) -> str:
+        """Questions the shop's data could not answer, newest last (for the shop to fill in)."""
+        return f"{self._p}:gaps"
+
+    @_unavailable
+    async def gaps(self, count: int = 100) -> list[str]:
+        found = await self.redis.xrevrange(self.gaps_stream, count=count)
+        return [str(fields.get("question", "")) for _, fields in found]
 
     @_unavailable
     async def taste(self, customer_id: str) -> tuple[list[str], list[str]]:

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 from bot.messages import HandOverReason, QuickReply, Source, StoredMessage
 
 FactKind = Literal["product", "order", "passage", "contact", "notice"]
+# What kind of reply the answer is: one that answers, an honest "I don't know" (declined), "we
+# don't sell that" (not_sold), a friendly word (small_talk), a question from another domain
+# (out_of_scope). Channels and benchmarks read these as the reply's flags.
+Outcome = Literal["answer", "declined", "not_sold", "small_talk", "out_of_scope"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,18 @@ class Fact:
     text: str
     source: Source | None = None
     kind: FactKind = "passage"
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What answering learnt about the customer, for the engine to record with the turn (never
+    written while the answer is being worked out: a reply that is not recorded leaves no trace)."""
+
+    tastes: list[str] = field(default_factory=list)  # "I prefer lightweight gear"
+    products: list[str] = field(default_factory=list)  # ids of the products asked about
+    proven_order: str | None = None  # an order number the shopper proved with its e-mail
+    wrong_guess: bool = False  # an order number and e-mail that do not belong together
+    gap: str | None = None  # a question the shop's data could not answer
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,14 @@ class Grounding:
     # The facts as slot values ("offer": "$89.00, in stock") for a model that writes slot
     # markers instead of copying values (bot.knowledge.slots).
     slots: dict[str, str] = field(default_factory=dict)
+    outcome: Outcome = "answer"
+    effects: Effects = field(default_factory=Effects)
+    # The language the shopper wrote in (ISO 639-1) and so the reply's; a model is told it.
+    language: str = "en"
+    # For a yes/no question: what the evidence says ("yes", "no"), or None when it does not say
+    # plainly. A reply that opens with the other answer does not pass the check.
+    polarity: Literal["yes", "no"] | None = None
+    yes_no: bool = False
 
     @property
     def sources(self) -> list[Source]:
@@ -60,7 +84,7 @@ class Knowledge(Protocol):
         """The facts that answer `message`, for this customer (orders only when proven theirs)."""
         ...
 
-    def handover_message(self, reason: HandOverReason) -> str:
+    def handover_message(self, reason: HandOverReason, *, language: str = "en") -> str:
         """What the shopper is told when a person takes over: when, and how else to reach the shop."""
         ...
 

@@ -18,6 +18,9 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from bot.knowledge.problems import Problems
 
 Status = Literal["active", "draft", "archived"]
+# Shopify's "Variant Inventory Policy": "continue" keeps selling a variant when none are left
+# (made to order, backorder); "deny" stops at zero.
+InventoryPolicy = Literal["deny", "continue"]
 
 
 class Variant(BaseModel):
@@ -26,6 +29,7 @@ class Variant(BaseModel):
     price: Decimal
     compare_at_price: Decimal | None = None
     stock: int | None = None  # None: the shop does not track it
+    inventory_policy: InventoryPolicy = "deny"
 
     @field_validator("price", "compare_at_price", mode="before")
     @classmethod
@@ -48,6 +52,11 @@ class Variant(BaseModel):
     @property
     def in_stock(self) -> bool:
         return self.stock is None or self.stock > 0
+
+    @property
+    def orderable(self) -> bool:
+        """It can be ordered now: in stock, or sold on when none are left (backorder)."""
+        return self.in_stock or self.inventory_policy == "continue"
 
     @property
     def label(self) -> str:
@@ -79,30 +88,59 @@ class Product(BaseModel):
 
 # -- HTML -----------------------------------------------------------------------------------
 
-_BLOCKS = {"p", "div", "br", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table"}
+_BLOCKS = {"p", "div", "br", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6"}
 
 
 class _Text(HTMLParser):
+    """Blocks on their own lines, list items as "- ", and a table as Markdown table lines (so
+    that a size table in a description is read like one in a policy: a sentence per row)."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._rows_seen = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCKS:
+        if tag == "table":
+            self._rows_seen = 0
             self.parts.append("\n")
-        if tag == "li":
-            self.parts.append("- ")
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+            if tag == "li":
+                self.parts.append("- ")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _BLOCKS:
+        if tag in ("td", "th") and self._row is not None and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()).replace("|", "/"))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if self._row:
+                self.parts.append("\n| " + " | ".join(self._row) + " |\n")
+                if self._rows_seen == 0:  # the header's rule, as Markdown writes it
+                    self.parts.append("|" + "---|" * len(self._row) + "\n")
+                self._rows_seen += 1
+            self._row = None
+        elif tag == "table":
+            self.parts.append("\n")
+        elif tag in _BLOCKS:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+        elif self._row is None:
+            self.parts.append(data)
 
 
 def html_to_text(html: str) -> str:
-    """Shopify's Body (HTML) as plain text: blocks on their own lines, list items as "- "."""
+    """Shopify's Body (HTML) as plain text: blocks on their own lines, list items as "- ",
+    tables as Markdown tables."""
     parser = _Text()
     parser.feed(html)
     parser.close()
@@ -194,13 +232,17 @@ def read_shopify_csv(path: Path, problems: Problems) -> list[Product]:
             price = _decimal(row["Variant Price"])
             compare = row.get("Variant Compare At Price", "").strip()
             stock_text = row.get("Variant Inventory Qty", "").strip()
-            stock = int(stock_text) if stock_text else None
+            # No tracker (a gift card, a made-to-order print): the count means nothing.
+            tracked = "Variant Inventory Tracker" not in row or bool(row["Variant Inventory Tracker"].strip())
+            stock = int(float(stock_text)) if stock_text and tracked else None
+            policy = (row.get("Variant Inventory Policy") or "deny").strip().lower()
             variant = Variant(
                 sku=row.get("Variant SKU", "").strip(),
                 options=_options(row, option_names.setdefault(handle, {})),
                 price=price,
                 compare_at_price=_decimal(compare) if compare else None,
                 stock=stock,
+                inventory_policy="continue" if policy == "continue" else "deny",
             )
         except ValueError as exc:  # pydantic's ValidationError is a ValueError too
             problems.add(name, where, f"variant of {handle!r} skipped: {_reason(exc)}")

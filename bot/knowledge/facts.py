@@ -7,18 +7,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from datetime import date
 from decimal import Decimal
+
+from babel.dates import format_date
 
 from bot.guard import strip_instructions
 from bot.knowledge import Fact
 from bot.knowledge.catalog import Product, Variant
+from bot.knowledge.money import format_money, locale_for
 from bot.knowledge.orders import Order, OrderItem
 from bot.knowledge.passages import Passage
 from bot.knowledge.shop import ShopProfile
 from bot.knowledge.tables import Table, blocks
 from bot.messages import Source
 
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "AUD": "A$", "CAD": "C$", "JPY": "¥"}
 _WORD = re.compile(r"[a-z0-9]+")
 # A question about price, or about price or stock; any other question about a product ("is
 # it waterproof?") is answered from its description.
@@ -38,9 +41,9 @@ def asks_price(message: str) -> bool:
     return bool(_ASKS_PRICE.search(message))
 
 
-def money(amount: Decimal, currency: str) -> str:
-    symbol = _SYMBOLS.get(currency)
-    return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {currency}"
+def money(amount: Decimal, currency: str, locale: str | None = None) -> str:
+    """The amount as the shop writes it (Babel, the shop's locale or its currency's usual one)."""
+    return format_money(amount, currency, locale_for(currency, locale))
 
 
 def words(text: str) -> set[str]:
@@ -60,7 +63,81 @@ def matching_variants(product: Product, message: str) -> list[Variant]:
 def _stock(variant: Variant) -> str:
     if variant.stock is None:
         return "in stock"
-    return f"in stock ({variant.stock} left)" if variant.stock > 0 else "out of stock"
+    if variant.stock > 0:
+        return f"in stock ({variant.stock} left)"
+    return "out of stock, but it can still be ordered" if variant.orderable else "out of stock"
+
+
+def stock_phrase(variant: Variant) -> str:
+    """How a shopper is told a variant's stock: in stock, out of stock, or sold on while none are
+    left (a "continue" inventory policy: made to order, backorder)."""
+    if variant.in_stock:
+        return "in stock"
+    return "out of stock, but you can still order it (it ships once it is back)" if variant.orderable else "out of stock"
+
+
+def _price(variant: Variant, currency: str, locale: str | None) -> str:
+    price = money(variant.price, currency, locale)
+    if variant.on_sale and variant.compare_at_price is not None:
+        price += f" (on sale, was {money(variant.compare_at_price, currency, locale)})"
+    return price
+
+
+def _labels(variants: Sequence[Variant]) -> str:
+    """ "Ochre in XS, S and L; Black in M": variants grouped by their first option."""
+    groups: dict[str, list[str]] = {}
+    for variant in variants:
+        values = list(variant.options.values())
+        if len(values) > 1:
+            groups.setdefault(values[0], []).append(" / ".join(values[1:]))
+        else:
+            groups.setdefault(variant.label or "", [])
+    if all(not rest for rest in groups.values()):
+        return _and([first for first in groups if first])  # "Black and White"
+    parts = [f"{first} in {_and(rest)}" if rest else first for first, rest in groups.items()]
+    return "; ".join(p for p in parts if p)
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" and {items[-1]}"
+
+
+def offer_phrase(
+    product: Product, currency: str, locale: str | None = None, variants: Sequence[Variant] | None = None
+) -> str:
+    """The price and stock of the product (all its variants, or those asked about), without its
+    name: "$49.99, in stock"; "€89.00. In stock: White in XS, S and L. Out of stock: White in M"."""
+    chosen = list(variants or product.variants)
+    if len(chosen) == 1:
+        return f"{_price(chosen[0], currency, locale)}, {stock_phrase(chosen[0])}"
+    prices = {_price(v, currency, locale) for v in chosen}
+    if len(prices) > 1 and len(chosen) <= 8:
+        return "; ".join(f"{v.label}: {_price(v, currency, locale)}, {stock_phrase(v)}" for v in chosen)
+    if len(prices) > 1:
+        low, high = min(v.price for v in chosen), max(v.price for v in chosen)
+        said = f"from {money(low, currency, locale)} to {money(high, currency, locale)}"
+    else:
+        said = prices.pop()
+    states: dict[str, list[Variant]] = {}
+    for variant in chosen:
+        states.setdefault(stock_phrase(variant), []).append(variant)
+    if len(states) == 1:
+        return f"{said}, {next(iter(states))} ({_labels(chosen)})"
+    return said + "".join(f". {state[0].upper()}{state[1:]}: {_labels(found)}" for state, found in states.items())
+
+
+def offer(product: Product, currency: str, locale: str | None = None, variants: Sequence[Variant] | None = None) -> str:
+    """The product's price and stock as a sentence, for all its variants or the ones asked about:
+    "The Arles Linen Shirt is €89.00. In stock: White in XS, S and L. Out of stock: White in M." """
+    chosen = list(variants or product.variants)
+    phrase = offer_phrase(product, currency, locale, chosen)
+    if len(chosen) == 1:
+        variant = chosen[0]
+        named = f" in {variant.label}" if variant.label and len(product.variants) > 1 else ""
+        return f"The {product.title}{named} is {phrase}."
+    if len({_price(v, currency, locale) for v in chosen}) > 1 and len(chosen) <= 8:
+        return f"The {product.title}: {phrase}."
+    return f"The {product.title} is {phrase}."
 
 
 def product_fact(product: Product, currency: str, message: str = "") -> Fact:
@@ -87,21 +164,49 @@ def item_name(item: OrderItem, variants: Mapping[str, str]) -> str:
     return f"{item.title} - {label}" if label and not named else item.title
 
 
-def order_fact(order: Order, currency: str, variants: Mapping[str, str] | None = None) -> Fact:
+# An order's status as a shopper reads it.
+STATUS_PHRASES = {
+    "pending": "pending (not paid or confirmed yet)",
+    "paid": "paid and waiting to be packed (not shipped yet)",
+    "processing": "being prepared (not shipped yet)",
+    "partially_shipped": "partially shipped: part of it is on its way and the rest follows",
+    "shipped": "shipped",
+    "delivered": "delivered",
+    "cancelled": "cancelled",
+    "refunded": "refunded",
+}
+
+
+def status_phrase(status: str) -> str:
+    return STATUS_PHRASES.get(status, status.replace("_", " "))
+
+
+def day(value: date, locale: str | None = None) -> str:
+    """ "September 30, 2026" (en_US), "30 September 2026" (en_GB): a date in English words, in the
+    order the shop's region writes it."""
+    english = locale if locale and locale.startswith("en") else "en_GB"
+    return format_date(value, format="long", locale=english)
+
+
+def order_fact(
+    order: Order, currency: str, variants: Mapping[str, str] | None = None, locale: str | None = None
+) -> Fact:
     variants = variants or {}
     items = ", ".join(
-        f"{item.qty} x {item_name(item, variants)} at {money(item.price, currency)}" for item in order.items
+        f"{item.qty} x {item_name(item, variants)} at {money(item.price, currency, locale)}" for item in order.items
     )
     text = (
-        f"Order {order.order_id}: status {order.status}, placed {order.placed_at.date().isoformat()}. Items: {items}."
+        f"Order {order.order_id}: status {order.status} ({status_phrase(order.status)}), placed "
+        f"{day(order.placed_at.date(), locale)} ({order.placed_at.date().isoformat()}). Items: {items}."
     )
-    text += f" Total {money(order.total, currency)}."
+    text += f" Total {money(order.total, currency, locale)}."
     if order.carrier:
         text += f" Carrier {order.carrier}."
     if order.tracking:
         text += f" Tracking number {order.tracking}."
     if order.eta:
-        text += f" {'Delivered' if order.status == 'delivered' else 'Expected delivery'} {order.eta.isoformat()}."
+        when = "Delivered" if order.status == "delivered" else "Expected delivery"
+        text += f" {when} {day(order.eta, locale)} ({order.eta.isoformat()})."
     return Fact(text, Source(title=f"Order {order.order_id}", ref=f"order:{order.order_id}"), kind="order")
 
 
@@ -147,29 +252,30 @@ def answering_sentence(text: str, message: str, skip: AbstractSet[str] = frozens
     return best if asked & words(best) else sentences[0]
 
 
-def recommended(products: Sequence[Product], currency: str) -> str:
+def recommended(products: Sequence[Product], currency: str, locale: str | None = None) -> str:
     """ "the Trail Bottle ($24.00), the Drizzle Shell Jacket (from $119.00) and ...": the
-    products picked, each with the lowest price it is in stock at."""
+    products picked, each with the lowest price it can be ordered at."""
     picks = []
     for product in products:
-        prices = [v.price for v in product.variants if v.in_stock] or [v.price for v in product.variants]
-        low = money(min(prices), currency)
+        prices = [v.price for v in product.variants if v.orderable] or [v.price for v in product.variants]
+        low = money(min(prices), currency, locale)
         picks.append(f"the {product.title} ({low if len(set(prices)) == 1 else 'from ' + low})")
     return picks[0] if len(picks) == 1 else ", ".join(picks[:-1]) + f" and {picks[-1]}"
 
 
-def order_slots(order: Order, currency: str, variants: Mapping[str, str] | None = None) -> dict[str, str]:
+def order_slots(
+    order: Order, currency: str, variants: Mapping[str, str] | None = None, locale: str | None = None
+) -> dict[str, str]:
     slots = {
         "order_id": order.order_id,
-        "order_status": order.status,
+        "order_status": status_phrase(order.status),
         "order_items": ", ".join(f"{item.qty} x {item_name(item, variants or {})}" for item in order.items),
     }
-    if order.status in ("shipped", "delivered") and order.carrier:
-        slots["tracking"] = f"sent with {order.carrier}" + (
-            f" (tracking number {order.tracking})" if order.tracking else ""
-        )
-    if order.eta:
-        slots["eta"] = f"{'delivered on' if order.status == 'delivered' else 'expected on'} {order.eta.isoformat()}"
+    if order.status in ("shipped", "delivered", "partially_shipped") and (order.carrier or order.tracking):
+        carrier = f"sent with {order.carrier}" if order.carrier else "sent"
+        slots["tracking"] = carrier + (f" (tracking number {order.tracking})" if order.tracking else "")
+    if order.eta and order.status not in ("cancelled", "refunded"):
+        slots["eta"] = f"{'delivered on' if order.status == 'delivered' else 'expected on'} {day(order.eta, locale)}"
     return slots
 
 

@@ -13,7 +13,31 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from bot.knowledge.problems import Problems
 
-OrderStatus = Literal["pending", "paid", "processing", "shipped", "delivered", "cancelled", "refunded"]
+OrderStatus = Literal[
+    "pending", "paid", "processing", "partially_shipped", "shipped", "delivered", "cancelled", "refunded"
+]
+# The words order systems write, as shopbot's statuses: Shopify's fulfilment statuses, American
+# spelling, carriers' in-transit words.
+STATUS_WORDS: dict[str, OrderStatus] = {
+    "fulfilled": "shipped",
+    "unfulfilled": "processing",
+    "partially_fulfilled": "partially_shipped",
+    "partially fulfilled": "partially_shipped",
+    "partial": "partially_shipped",
+    "partially_shipped": "partially_shipped",
+    "in_transit": "shipped",
+    "in transit": "shipped",
+    "out_for_delivery": "shipped",
+    "canceled": "cancelled",
+    "voided": "cancelled",
+    "open": "pending",
+    "unpaid": "pending",
+    "authorized": "pending",
+    "on_hold": "processing",
+    "scheduled": "processing",
+    "in_progress": "processing",
+    "partially_refunded": "refunded",
+}
 
 
 def _no_float(value: Any) -> Any:
@@ -44,6 +68,20 @@ class Order(BaseModel):
 
     _decimal = field_validator("total", mode="before")(_no_float)
 
+    @field_validator("carrier", "tracking", "eta", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        """Exports write an unknown field as "" (a cancelled order has no delivery date)."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _platform_words(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            return STATUS_WORDS.get(word, word)
+        return value
+
     @field_validator("order_id", mode="before")
     @classmethod
     def _as_text(cls, value: Any) -> Any:
@@ -59,11 +97,20 @@ class OrderSource(Protocol):
     async def get(self, order_id: str) -> Order | None: ...
 
 
+def digits(order_id: str) -> str:
+    """What identifies an order whatever way it is typed: its digits ("#SO-2024-0042" ->
+    "20240042"; "so2024 0042" the same)."""
+    return "".join(c for c in order_id if c.isdigit())
+
+
 class FileOrders:
     """Orders from `orders.jsonl`, held in memory."""
 
     def __init__(self, orders: list[Order]) -> None:
         self._orders = {order.order_id: order for order in orders}
+        self._by_digits: dict[str, list[Order]] = {}
+        for order in orders:
+            self._by_digits.setdefault(digits(order.order_id), []).append(order)
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -71,8 +118,32 @@ class FileOrders:
     def all(self) -> list[Order]:
         return list(self._orders.values())
 
+    def numbers(self) -> list[str]:
+        """Every order number, for learning how the shop writes them."""
+        return list(self._orders)
+
     async def get(self, order_id: str) -> Order | None:
-        return self._orders.get(order_id.strip().lstrip("#"))
+        """The order a shopper's way of writing its number stands for: exactly as stored, then by
+        its digits ("hh5002", "HH 5002" and "5002" are HH-5002), then as the end of one number only
+        ("0035" for SO-2024-0035). Letters never decide: the e-mail on the order does."""
+        typed = order_id.strip()
+        if typed in self._orders:
+            return self._orders[typed]
+        key = digits(typed)
+        if not key:
+            return None
+        exact = self._by_digits.get(key, [])
+        if len(exact) == 1:
+            return exact[0]
+        if exact:
+            letters = "".join(c for c in typed.upper() if c.isalpha())
+            same = [o for o in exact if "".join(c for c in o.order_id.upper() if c.isalpha()) == letters]
+            return same[0] if len(same) == 1 else None
+        if len(key) >= 3:
+            ending = [o for number, found in self._by_digits.items() if number.endswith(key) for o in found]
+            if len(ending) == 1:
+                return ending[0]
+        return None
 
 
 def read_orders(path: Path, problems: Problems) -> list[Order]:

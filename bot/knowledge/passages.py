@@ -7,7 +7,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from markdown_it import MarkdownIt
+
 from bot.knowledge.problems import Problems
+
+_INLINE = MarkdownIt("commonmark")
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
@@ -54,3 +58,28 @@ def read_markdown(path: Path, file: str, problems: Problems) -> list[Passage]:
     if not passages:
         problems.add(file, "", "no text")
     return passages
+
+
+def plain(text: str) -> str:
+    """Markdown's inline marks gone ("**30 days**" -> "30 days", "[our page](https://...)" ->
+    "our page (https://...)"), line by line, so that a reply reads as prose. Tables and list
+    markers are read elsewhere (tables.blocks, text.sentences)."""
+    lines = []
+    for line in text.splitlines():
+        tokens = _INLINE.parseInline(line)
+        out: list[str] = []
+        link: str | None = None
+        for token in tokens:
+            for child in token.children or []:
+                if child.type in ("text", "code_inline"):
+                    out.append(child.content)
+                elif child.type in ("softbreak", "hardbreak"):
+                    out.append(" ")
+                elif child.type == "link_open":
+                    link = str(child.attrs.get("href", ""))
+                elif child.type == "link_close" and link:
+                    if link not in "".join(out[-3:]):
+                        out.append(f" ({link})")
+                    link = None
+        lines.append("".join(out) if tokens else line)
+    return "\n".join(lines)

@@ -22,13 +22,15 @@ import Stemmer
 
 from bot.knowledge.catalog import Product
 from bot.knowledge.passages import Passage
+from bot.knowledge.places import places
 from bot.understanding.encoder import SentenceEncoder, Vectors
 
 T = TypeVar("T")
 
 # Words shoppers use -> words shops write. Applied to queries and documents alike.
 _SYNONYMS = {
-    r"\bsend (it |them |this |that )?back\b": "return",
+    r"\bsend\s+(?:\w+\s+){0,2}back\b": "return",
+    r"\b(?:bring|take|mail|post|ship)\s+(?:\w+\s+){0,2}back\b": "return",
     r"\bmoney back\b": "refund",
     r"\breimburse(ment)?\b": "refund",
     r"\bexchange\b": "return exchange",
@@ -53,8 +55,11 @@ STEMMER = Stemmer.Stemmer("english")
 
 
 def expand(text: str) -> str:
-    """The text with the shop's words for what the shopper wrote appended."""
+    """The text with the shop's words for what the shopper wrote appended, and every place it
+    names written the other way too ("New York" -> NY)."""
     extra = [words for rule, words in _RULES if rule.search(text)]
+    if found := places(text):
+        extra.append(found)
     return f"{text} {' '.join(extra)}" if extra else text
 
 

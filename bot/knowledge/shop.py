@@ -37,6 +37,8 @@ class ShopProfile(BaseModel):
     support_email: str = Field("", pattern=r"^$|^[^@\s]+@[^@\s]+$")
     support_hours: str = ""
     voice: str = "friendly, concise"
+    # How the shop writes money and dates ("de_DE": "7,90 €"); empty: the currency's usual way.
+    locale: str = Field("", pattern=r"^$|^[a-z]{2,3}(_[A-Z]{2})?$")
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,83 @@
+"""Questions the shop's policies and FAQ answer: the sentence (or table row) that answers, with
+the one beside it when it is the other half of the answer; "I don't know" when none is good
+enough. A follow-up ("and if I want it faster?") is read together with the question before it."""
+
+from __future__ import annotations
+
+import re
+
+from bot.answers.asked import Asked, answer_type, fits_type
+from bot.answers.context import Context
+from bot.answers.decline import decline
+from bot.answers.plan import best, plan, stated
+from bot.knowledge import Effects, Grounding
+from bot.knowledge.evidence import Scored
+
+# A message that continues the one before it rather than starting a topic of its own.
+_CONTINUES = re.compile(r"^\W*(and|what about|how about|also|or|but|ok and|same for|and for|what if)\b", re.I)
+# A second unit joins the answer when it is this close to the first and from the same passage.
+_CLOSE = 0.04
+
+
+async def answer_policy(ctx: Context, asked: Asked, effects: Effects | None = None) -> Grounding:
+    wanted = answer_type(asked.text)
+    query = await ctx.query(asked)
+    found = _typed(ctx.index.evidence.search(query, ctx.index.policy_units, k=8), wanted)
+    if ctx.earlier and (_CONTINUES.search(asked.text) or asked.refers_back or len(asked.content) <= 2):
+        # "and if I want it faster?" after "how much is shipping to Ohio?": both together.
+        earlier = ctx.read(ctx.earlier[0])
+        joined = await ctx.query(asked, extra=earlier.clean)
+        together = _typed(ctx.index.evidence.search(joined, ctx.index.policy_units, k=8), wanted or answer_type(earlier.text))
+        if best(together) > best(found):
+            found = together
+    if not ctx.passes("policy", best(found)):
+        return decline(ctx, asked, effects=effects)
+    return policy_plan(ctx, asked, found, effects)
+
+
+def _typed(found: list[Scored], wanted: str | None) -> list[Scored]:
+    return [f for f in found if fits_type(f.unit.text, wanted)][:4]
+
+
+def policy_plan(ctx: Context, asked: Asked, found: list[Scored], effects: Effects | None = None) -> Grounding:
+    evidence = ctx.index.evidence
+    top = found[0]
+    units = [top.unit]
+    if top.unit.kind == "faq":
+        # A FAQ answer is short and all about its question: the whole of it.
+        whole = evidence.of_passage(top.unit)
+        if len(whole) <= _FAQ_SENTENCES and sum(len(u.text) for u in whole) <= _FAQ_CHARS:
+            units = whole
+    else:
+        for other in found[1:3]:
+            # The sentence beside it, not another row of its table: "Zone 2" answers Florida, and
+            # "Zone 1" only repeats the form.
+            if (
+                other.score >= top.score - _CLOSE
+                and other.unit.passage is top.unit.passage
+                and (other.unit.table is None or other.unit.table is not top.unit.table)
+            ):
+                units.append(other.unit)
+        # The next sentence when it holds what the question asks and the first does not ("do I
+        # pay customs to the UK?": "Orders to the UK leave the EU." + "You pay the duties.").
+        asked_terms = evidence.terms(asked.clean)
+        missing = asked_terms - evidence.terms(" ".join(u.indexed for u in units))
+        for neighbour in evidence.neighbours(top.unit):
+            if neighbour not in units and neighbour.table is None and missing & evidence.terms(neighbour.text):
+                units.append(neighbour)
+                break
+    ordered = [u for u in evidence.units if u in units] if len(units) > 1 else units
+    text = " ".join(stated(u, asked.words).rstrip(".") + "." for u in ordered)
+    return plan(
+        [text],
+        ordered,
+        effects=effects,
+        slots={"policy": text},
+        key_facts=[],
+        direct=False,
+    )
+
+
+# A FAQ answer up to this long is given whole.
+_FAQ_SENTENCES = 3
+_FAQ_CHARS = 450

@@ -1,0 +1,160 @@
+"""Questions about products the shopper names (or refers back to): price and stock of the
+variants asked about, or the sentence of the product's details that answers ("is it
+waterproof?" -> "IPX4 splash-proof: fine in rain, not for submerging"), yes or no only when that
+sentence says so, and "I don't know" when the details do not say."""
+
+from __future__ import annotations
+
+import re
+
+from bot.answers.asked import Asked, answer_type, fits_type
+from bot.answers.context import Context, mentions, named_variants, negated
+from bot.answers.decline import decline
+from bot.answers.plan import best, plan, stated
+from bot.knowledge import Effects, Grounding
+from bot.knowledge.catalog import Product
+from bot.knowledge.evidence import Scored
+from bot.knowledge.text import stem, tokens
+
+# Words that ask for price or stock; what is left of a question after them (and the product's
+# name) is the attribute it asks about.
+_OFFER_WORDS = {
+    "price", "prices", "cost", "costs", "much", "cheap", "cheaper", "cheapest", "expensive", "sale", "offer",
+    "deal", "stock", "available", "availability", "buy", "order", "have", "got", "sell", "carry", "come",
+    "comes", "colour", "colours", "color", "colors", "size", "sizes", "option", "options", "variant", "variants",
+    "still", "left", "anymore", "get", "ordered", "purchase", "in", "one", "ones", "version",
+}  # fmt: skip
+_PRICE_OR_STOCK = re.compile(
+    r"\b(how much|price|prices|prise|cost|costs|in stock|stock|available|availab\w*|sold out|on sale|colou?rs?|sizes?|"
+    r"options?|come in (?:what|which|other|any|different)|have (?:it|them|one|this|that) in)\b",
+    re.I,
+)
+# Questions about a product that a policy may answer better than its description.
+_POLICY_TOPIC = re.compile(
+    r"\b(warrant\w*|guarantee\w*|return\w*|refund\w*|exchang\w*|ship\w*|deliver\w*|postage|customs|dut(?:y|ies)|"
+    r"pay\w*|instal+ments?|financ\w*|restocking)\b",
+    re.I,
+)
+# "When will it be back in stock?": not a question the stock figures answer.
+_RESTOCK = re.compile(r"\bwhen\b.*\b(back|restock\w*|again|replenish\w*)\b|\brestock", re.I)
+
+
+def asks_offer(asked: Asked, product: Product, kinds: set[str]) -> bool:
+    """Whether the question wants price or stock (or names a variant and nothing else)."""
+    if _RESTOCK.search(asked.text) or _POLICY_TOPIC.search(asked.clean):
+        return False
+    if _PRICE_OR_STOCK.search(asked.clean) or _PRICE_OR_STOCK.search(asked.text):
+        return True
+    return not attribute_words(asked, product, kinds)
+
+
+def attribute_words(asked: Asked, product: Product, kinds: set[str]) -> list[str]:
+    """What the question asks about the product beyond its name and its variants."""
+    name = {stem(w) for w in tokens(product.title)} | kinds
+    values = {stem(w) for v in product.variants for value in v.options.values() for w in tokens(value)}
+    return [w for w in asked.about(set()) if stem(w) not in name and stem(w) not in values and w not in _OFFER_WORDS]
+
+
+def polarity(asked: Asked, keys: list[str], evidence: str) -> str | None:
+    """ "yes" or "no" when the evidence says so of the very words asked about ("is it vegan?" ->
+    "not vegan": no); None when it does not use them (a shopper is then shown the sentence, not
+    told yes or no)."""
+    if not keys or not all(mentions(evidence, k) for k in keys):
+        return None  # "is it real leather?" is not answered yes by "vegan leather"
+    said = keys
+    answers = set()
+    for key in said:
+        no = negated(evidence, key)
+        if negated(asked.clean, key):  # "can I use it without a box spring?"
+            no = not no
+        answers.add("no" if no else "yes")
+    return answers.pop() if len(answers) == 1 else None
+
+
+async def answer_product(ctx: Context, asked: Asked, products: list[Product]) -> Grounding:
+    product = products[0]
+    index = ctx.index
+    effects = Effects(products=[p.id for p in products])
+    kinds = index.names.kinds_of(product)
+    if len(products) > 1 and asks_offer(asked, product, kinds):
+        # "the kestrel buds": several products answer to the name; each one's offer.
+        units = [index.product_units[p.id][0] for p in products]
+        return plan(
+            [u.text for u in units],
+            units,
+            effects=effects,
+            slots={"product": products[0].title, "offer": units[0].text},
+            key_facts=[p.title for p in products],
+            direct=True,
+        )
+    variants = named_variants(product, asked)
+    units = index.product_units[product.id]
+    if asks_offer(asked, product, kinds):
+        said = index.offer(product, variants or None)
+        chosen = [u for u in units if u.kind == "offer" or (u.variant is not None and u.variant in variants)]
+        in_stock = all(v.in_stock for v in (variants or product.variants))
+        yes = ("yes" if in_stock else "no") if asked.yes_no and variants else None
+        opener = {"yes": "Yes. ", "no": "Sorry, no. "}.get(yes or "", "")
+        return plan(
+            [opener + said],
+            chosen,
+            effects=effects,
+            slots={"product": product.title, "offer": index.offer_phrase(product, variants or None)},
+            key_facts=[product.title],
+            notices=[said],
+            polarity=yes,
+            yes_no=asked.yes_no,
+            direct=asked.yes_no,
+        )
+    keys = attribute_words(asked, product, kinds)
+    wanted = answer_type(asked.text)
+    query = await ctx.query(asked)
+    found = [f for f in index.evidence.search(query, units, k=6) if fits_type(f.unit.text, wanted)][:3]
+    # A policy that covers the product ("can I return it?", "the warranty on that", "shipping
+    # for the lamp"), searched with the product's kind so a table's row for it is found.
+    kind = " ".join(sorted({w for w in tokens(f"{product.type} {product.title}") if stem(w) in kinds}))
+    policy: list[Scored] = []
+    if _POLICY_TOPIC.search(asked.clean) or not ctx.passes("detail", best(found)):
+        policy = index.evidence.search(await ctx.query(asked, extra=kind), index.policy_units, k=6)
+        policy = [f for f in policy if fits_type(f.unit.text, wanted)][:2]
+    if ctx.passes("detail", best(found)) and not (_POLICY_TOPIC.search(asked.clean) and best(policy) > best(found)):
+        return _detail(ctx, asked, product, found, keys, effects)
+    if policy and ctx.passes("policy", best(policy)):
+        top = policy[0].unit
+        said = f"About the {product.title}: {stated(top, asked.words)}"
+        return plan([said], [top], effects=effects, slots={"product": product.title, "policy": top.text})
+    subject = " ".join(keys) if keys else "that"
+    return decline(
+        ctx,
+        asked,
+        lead=f"I don't know {subject} for the {product.title}, I'm afraid: the product details I have don't say.",
+        effects=effects,
+    )
+
+
+def _detail(
+    ctx: Context, asked: Asked, product: Product, found: list[Scored], keys: list[str], effects: Effects
+) -> Grounding:
+    top = found[0]
+    units = [top.unit]
+    # A second sentence when it is nearly as good and says one of the words asked about too.
+    if len(found) > 1 and found[1].score >= top.score - 0.05 and any(mentions(found[1].unit.text, k) for k in keys):
+        units.append(found[1].unit)
+    evidence = " ".join(stated(u, asked.words).rstrip(".") + "." for u in units)
+    yes = polarity(asked, keys, evidence) if asked.yes_no else None
+    opener = {"yes": "Yes. ", "no": "No. "}.get(yes or "", "")
+    said = f"{opener}The {product.title}: {evidence}"
+    return plan(
+        [said],
+        units,
+        effects=effects,
+        slots={"product": product.title, "offer": ctx.index.offer_phrase(product), "description": evidence},
+        key_facts=[],
+        polarity=yes,
+        yes_no=asked.yes_no,
+        # The embedded model was taught to open warmly ("Of course."), which reads as a yes:
+        # a yes/no question is answered as composed.
+        direct=asked.yes_no,
+    )
+
+

@@ -1,0 +1,262 @@
+"""Which answerer answers a message: the dispatch table of the kinds of question, each a small
+function from the question read and the shop's index to a reply plan.
+
+    other language    -> foreign       (fixed sentences in the shopper's language)
+    order number      -> order         (only with the e-mail on it)
+    small talk        -> small_talk
+    several questions -> each part, in order, together
+    a product not sold (draft, archived, another brand, another kind) -> not_sold
+    two products and a comparison  -> compare
+    products named or referred to  -> product
+    a kind, a budget, "for 3 people", a recommendation -> pick
+    another domain's question      -> out of scope
+    anything else     -> policy        ("I don't know" below the calibrated threshold)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from bot.answers.asked import Asked, parts
+from bot.answers.compare import answer_compare
+from bot.answers.context import Context, Encode, conversation, named_variants, referred
+from bot.answers.decline import reach_person
+from bot.answers.foreign import answer_foreign
+from bot.answers.not_sold import not_sold, not_sold_product
+from bot.answers.order import answer_order
+from bot.answers.phrases import LANGUAGES
+from bot.answers.pick import answer_pick
+from bot.answers.plan import best, plan, with_contact
+from bot.answers.policy import answer_policy
+from bot.answers.product import answer_product
+from bot.answers.relevance import Thresholds
+from bot.answers.request import read_request
+from bot.answers.small_talk import answer_small_talk, small_talk_kind
+from bot.knowledge import Effects, Grounding
+from bot.knowledge.catalog import Product
+from bot.knowledge.index import ShopIndex
+from bot.knowledge.order_lookup import asks_without_email, find_claim
+from bot.knowledge.text import STOPWORDS, fold, stem, tokens
+from bot.language import detect_language
+from bot.messages import StoredMessage
+from bot.understanding import Understanding
+
+# "my order", "our parcel", "order #1042": a question about one order, not about ordering.
+_MY_ORDER = re.compile(
+    r"\b(my|our)\s+(\w+\s+)?(order|package|parcel|purchase|delivery|refund|shipment)|\border\s*#?\s*\w*\d|"
+    r"\bdid (i|we) (get|order|buy|receive|pay for)\b|\bwhat was in\b",
+    re.I,
+)
+_OR_BETWEEN = re.compile(r"\b(or|vs\.?|versus|and)\b", re.I)
+_SELLING = re.compile(r"\b(sell|sells|carry|stock|got any|have any|do you have|looking for|need|want)\b", re.I)
+_PRICE = re.compile(r"\b(how much|price|prices|cost|costs)\b", re.I)
+# A product question that is a pick: "anything cheaper?", "which tent for 3 people?".
+_PICKY = {"recommendation"}
+_PRODUCT_INTENTS = {"product_question", "recommendation"}
+_LIKES = re.compile(
+    r"\bi\s+(?:really\s+)?(?:like|love|prefer|enjoy|only wear|always buy|am into|'m into)\s+([^.!?,;]{3,60})", re.I
+)
+
+
+def stated_preferences(message: str) -> list[str]:
+    """ "I prefer green gear" -> ["green gear"]: kept in the profile for later picks."""
+    return [found.strip().lower() for found in _LIKES.findall(message)]
+
+
+class Answers:
+    """Grounds a shopper's message in a shop's index: reads it, picks the answerer, returns its plan."""
+
+    def __init__(self, thresholds: Thresholds | None = None) -> None:
+        self.thresholds = thresholds or Thresholds.load()
+
+    async def ground(
+        self,
+        index: ShopIndex,
+        customer_id: str,
+        message: str,
+        history: Sequence[StoredMessage],
+        understanding: Understanding | None,
+        encode: Encode,
+        probes: list[tuple[str, float]] | None = None,
+    ) -> Grounding:
+        """The plan for `message`. `probes`, when given, collects every threshold compared
+        against and the score (calibration)."""
+        focus, shown, earlier = conversation(index, history)
+        language = detect_language(message, ignore=index.spelling.known_to_shop)
+        ctx = Context(
+            index=index,
+            customer_id=customer_id,
+            message=message,
+            history=history,
+            understanding=understanding,
+            encode=encode,
+            thresholds=self.thresholds,
+            language=language if language in LANGUAGES else "en",
+            focus=focus,
+            shown=shown,
+            earlier=earlier,
+            probes=probes,
+        )
+        if language != "en":
+            if language in LANGUAGES:
+                return await _finish(ctx, answer_foreign(ctx))
+            sorry = f"Sorry, I can only answer in English for now. {reach_person(ctx)}"
+            return plan([sorry], notices=[sorry], direct=True)
+        grounding = await self._answer(ctx)
+        return await _finish(ctx, grounding)
+
+    async def _answer(self, ctx: Context) -> Grounding:
+        message = ctx.message
+        numbers = ctx.index.orders.numbers
+        claim = find_claim(message, ctx.earlier[:3], numbers)
+        number = None if claim else asks_without_email(message, numbers)
+        intent = ctx.intent
+        if claim is not None or number is not None:
+            return await answer_order(ctx, ctx.read(message), claim, number)
+        if (kind := small_talk_kind(message)) is not None:
+            return answer_small_talk(ctx, kind)
+        if _MY_ORDER.search(message) and intent in ("order_status", "returns_refund", "complaint", None):
+            return await answer_order(ctx, ctx.read(message), None, None)
+        pieces = parts(message)
+        if len(pieces) == 1:
+            return await self.single(ctx, ctx.read(message))
+        answers = []
+        for piece in pieces:
+            asked = ctx.read(piece)
+            answers.append(await self.single(ctx, asked))
+            named = [n.product for n in asked.named if ctx.index.offered(n.product)]
+            if named:  # "price of the annecy v neck? and can i tumble dry it": "it" is the V-neck
+                ctx.focus = named + [p for p in ctx.focus if p not in named]
+        return _together(answers)
+
+    async def single(self, ctx: Context, asked: Asked) -> Grounding:
+        index = ctx.index
+        intent = ctx.intent
+        named = asked.named
+        offered = [n.product for n in named if index.offered(n.product)]
+        if named and not index.offered(named[0].product) and not offered:
+            return not_sold_product(ctx, asked, named[0].product)
+        if len(offered) >= 2 and (asked.comparative or _OR_BETWEEN.search(asked.clean)):
+            return await answer_compare(ctx, asked, offered[:3])
+        if offered:
+            return await answer_product(ctx, asked, offered)
+        if ctx.focus and (
+            asked.ordinal is not None
+            or asked.size
+            or named_variants(ctx.focus[0], asked)
+            or (asked.refers_back and not asked.kinds and not asked.budget)
+        ):
+            return await answer_product(ctx, asked, referred(ctx, asked))
+        request = read_request(asked.text)
+        heads = [stem(w) for w in ctx.index.spelling.correct(request.heads)] if request else []
+        kinds = set(asked.kinds) | {h for h in heads if h in index.names.kinds}
+        unhappy = intent == "complaint" or (ctx.understanding is not None and ctx.understanding.sentiment == "negative")
+        wants = intent in _PRODUCT_INTENTS or bool(_SELLING.search(asked.text)) or bool(_PRICE.search(asked.text))
+        if request is not None and heads and not (set(heads) & set(index.names.kinds)) and wants and not unhappy:
+            # A thing the shop has no kind of ("bedsheets"), unless its policies answer it
+            # ("do you have a size chart?").
+            policy = index.evidence.search(await ctx.query(asked), index.policy_units, k=1)
+            if best(policy) < ctx.thresholds.policy + 0.1:
+                return not_sold(ctx, asked, request.thing)
+        if request is not None and kinds and not unhappy:
+            unknown = [w for w in request.words if not _known(index, [w]) and stem(w) not in kinds and w.isalpha()]
+            if unknown:
+                # Another brand of a kind the shop has ("anker power banks"): its own are the alternatives.
+                products = [p for p in index.names.of_kinds(kinds) if index.offered(p)]
+                products = [p for p in products if any(v.orderable for v in p.variants)]
+                return not_sold(ctx, asked, request.thing, products[:3])
+            return answer_pick(ctx, asked, request, kinds)
+        if kinds and (asked.budget or asked.people or intent in _PICKY):
+            return answer_pick(ctx, asked, request, kinds)
+        if intent in _PICKY or asked.budget or asked.people:
+            return answer_pick(ctx, asked, request, set())
+        if kinds and not unhappy and intent in _PRODUCT_INTENTS:
+            of_kind = [p for p in index.names.of_kinds(kinds) if index.offered(p)]
+            if of_kind and await _products_answer_better(ctx, asked, of_kind):
+                if len(of_kind) == 1:
+                    return await answer_product(ctx, asked, of_kind)  # "what amounts do your gift cards come in?"
+                return answer_pick(ctx, asked, request, kinds)
+        if intent == "out_of_scope" and not _shop_words(index, asked):
+            return _out_of_scope(ctx)
+        return await answer_policy(ctx, asked)
+
+
+async def _products_answer_better(ctx: Context, asked: Asked, products: list[Product]) -> bool:
+    """Whether the products of the kind a question names answer it better than the policies do
+    ("a smart plug that works with Apple Home" against "what's the warranty on smart plugs?")."""
+    index = ctx.index
+    query = await ctx.query(asked)
+    units = [u for p in products for u in index.product_units[p.id]]
+    return best(index.evidence.search(query, units, k=1)) > best(index.evidence.search(query, index.policy_units, k=1))
+
+
+def _known(index: ShopIndex, words: Sequence[str]) -> bool:
+    """Whether the shop's own texts use every one of the words."""
+    return all(index.spelling.known_to_shop(fold(w)) for w in words)
+
+
+def _shop_words(index: ShopIndex, asked: Asked) -> bool:
+    return any(index.spelling.known_to_shop(w) for w in asked.content if len(w) > 3)
+
+
+def _out_of_scope(ctx: Context) -> Grounding:
+    name = ctx.index.shop.profile.name
+    said = (
+        f"I'm {name}'s assistant, so I can only help with our products, your orders, shipping, returns and payment. "
+        "Is there something along those lines I can do for you?"
+    )
+    return plan([said], notices=[said], outcome="out_of_scope", direct=True, effects=Effects(gap=ctx.message))
+
+
+def _together(answers: list[Grounding]) -> Grounding:
+    """Several parts' plans as one reply, in the order asked."""
+    answered = [a for a in answers if a.outcome == "answer"]
+    outcome = "answer" if answered else answers[0].outcome
+    effects = Effects(
+        products=[p for a in answers for p in a.effects.products],
+        proven_order=next((a.effects.proven_order for a in answers if a.effects.proven_order), None),
+        wrong_guess=any(a.effects.wrong_guess for a in answers),
+        gap=next((a.effects.gap for a in answers if a.effects.gap), None),
+    )
+    said = []
+    for grounding in answers:
+        text = grounding.safe_answer or ""
+        if grounding.outcome == "declined" and answered:
+            text = text.split(":")[0] + "."  # the "I don't know" part, not its help lines twice
+        said.append(text)
+    return Grounding(
+        [f for a in answers for f in a.facts],
+        safe_answer=" ".join(s for s in said if s),
+        direct=True,
+        quick_replies=[q for a in answers for q in a.quick_replies][:4],
+        key_facts=[k for a in answers for k in a.key_facts],
+        required=[r for a in answers for r in a.required],
+        outcome=outcome,
+        effects=effects,
+    )
+
+
+async def _finish(ctx: Context, grounding: Grounding) -> Grounding:
+    """What every answer gets: the shopper's stated tastes remembered, contact details for an
+    unhappy shopper."""
+    tastes = stated_preferences(ctx.message)
+    if tastes:
+        grounding = replace(grounding, effects=replace(grounding.effects, tastes=tastes))
+    understanding = ctx.understanding
+    unhappy = understanding is not None and (
+        understanding.intent == "complaint" or understanding.sentiment == "negative"
+    )
+    if unhappy and grounding.outcome not in ("small_talk", "out_of_scope") and ctx.language == "en":
+        grounding = with_contact(grounding, ctx.index.shop.profile)
+    return replace(grounding, language=ctx.language)
+
+
+def products_of(grounding: Grounding, catalog: Sequence[Product]) -> list[Product]:
+    ids = set(grounding.effects.products)
+    return [p for p in catalog if p.id in ids]
+
+
+def folded_words(text: str) -> set[str]:
+    return {fold(w) for w in tokens(text) if w not in STOPWORDS}

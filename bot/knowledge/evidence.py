@@ -1,0 +1,255 @@
+"""Evidence units: the shop's data cut into pieces small enough that "the sentence that answers"
+is one of them, each with what it is about and where it came from.
+
+- a product's offer (name, kind, prices, stock), each of its variants, each sentence or list
+  item of its description, each row of a table in its description;
+- each sentence or list item of a policy or FAQ passage, with its heading; each row of a
+  Markdown table written out as a sentence ("Zone 1: standard 7,90 €, 2-4 days"), found also by
+  the clause elsewhere that names the row ("Zone 1: Austria, Belgium, ...").
+
+The index holds each unit's sentence-encoder vector and its BM25 terms. A question is matched
+against the units it may be answered from (one product's, or the policies'), and the best
+units are the answer; how good the best one is decides whether there is an answer at all
+(bot.answers.relevance).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from bot.guard import strip_instructions
+from bot.knowledge.catalog import Product, Variant
+from bot.knowledge.passages import Passage, plain
+from bot.knowledge.retrieval import Query, expand
+from bot.knowledge.tables import Table, blocks, tokens
+from bot.knowledge.text import sentences, stems
+from bot.messages import Source
+from bot.understanding.encoder import SentenceEncoder, Vectors
+
+UnitKind = Literal["offer", "variant", "detail", "policy", "row", "faq"]
+
+# A line break inside a paragraph is only wrapping; one before a list item or a table row ends
+# a clause. Clauses are what "Zone 1: Austria, Belgium, ..." is cut from.
+_WRAP = re.compile(r"\n(?![ \t]*[-*|\n])")
+_CLAUSE = re.compile(r"[;\n]|(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True, eq=False)
+class Unit:
+    text: str  # what a reply may state
+    about: str  # the product's title, or the passage's heading
+    kind: UnitKind
+    source: Source
+    product: Product | None = None
+    passage: Passage | None = None
+    variant: Variant | None = None
+    table: Table | None = None
+    found_by: str = ""  # more words it is found by (the clause naming a table row)
+    key: frozenset[str] = frozenset()  # a table row's first cell, as stems: what the row is about
+
+    @property
+    def indexed(self) -> str:
+        return f"{self.about}: {self.text} {self.found_by}".strip()
+
+
+@dataclass(frozen=True)
+class Scored:
+    unit: Unit
+    meaning: float  # cosine of the question and the unit, -1..1
+    words: float  # the share of the question's words (weighted by rarity) the unit has, 0..1
+    named: float = 0.0  # the question names the table row the unit is
+
+    @property
+    def score(self) -> float:
+        return self.meaning + WORDS_WEIGHT * self.words + self.named
+
+
+# A question that names a table row's first cell ("warranty on lights?" and the row "Lights") is
+# about that row: its score rises by this much.
+ROW_NAMED = 0.15
+# Words that say what kind of text is wanted, not what it is about ("your return policy").
+_META = frozenset(stems("policy policies info information details question questions"))
+
+# The words settle names the encoder blurs ("Spain" among the zone rows); they are weighted by
+# how rare they are in the shop, and a question word the shop never uses ("Lyon") counts
+# against every unit, which is what an unanswerable question looks like.
+WORDS_WEIGHT = 0.4
+
+
+def product_source(product: Product) -> Source:
+    return Source(title=product.title, ref=product.url or f"product:{product.id}")
+
+
+def product_units(product: Product, offer: Callable[[Product, Variant | None], str]) -> list[Unit]:
+    """A product's offer, variants and description as units; `offer` writes a price-and-stock
+    line for the product (variant None) or one variant."""
+    source = product_source(product)
+    units = [Unit(offer(product, None), product.title, "offer", source, product=product)]
+    if len(product.variants) > 1:
+        units += [
+            Unit(offer(product, v), product.title, "variant", source, product=product, variant=v)
+            for v in product.variants
+        ]
+    description = strip_instructions(product.description)
+    for block in blocks(description):
+        if isinstance(block, Table):
+            units += [
+                Unit(sentence, product.title, "detail", source, product=product, table=block)
+                for row in block.rows
+                if (sentence := block.sentence(row))
+            ]
+        else:
+            units += [Unit(s, product.title, "detail", source, product=product) for s in _merged(sentences(plain(block)))]
+    return units
+
+
+def passage_units(passages: Sequence[Passage]) -> list[Unit]:
+    """Each sentence and table row of the policies and FAQ, with its heading."""
+    prose = [strip_instructions(b) for p in passages for b in blocks(p.text) if isinstance(b, str)]
+    clauses = [c.strip() for text in prose for c in _CLAUSE.split(_WRAP.sub(" ", text)) if c.strip()]
+    clause_tokens = [tokens(c) for c in clauses]
+    units: list[Unit] = []
+    for passage in passages:
+        source = Source(title=passage.heading, ref=passage.ref)
+        kind: UnitKind = "faq" if passage.file == "faq.md" else "policy"
+        for block in blocks(passage.text):
+            if isinstance(block, Table):
+                for row in block.rows:
+                    sentence = block.sentence(row)
+                    if not sentence:
+                        continue
+                    key = tokens(row[0]) if row[0] else set()
+                    # A clause elsewhere that names this row's key ("Zone 1: Austria, ...").
+                    naming = [
+                        clauses[i]
+                        for i, words in enumerate(clause_tokens)
+                        if key and key <= words and len(words) > len(key) and clauses[i] not in sentence
+                    ]
+                    units.append(
+                        Unit(
+                            sentence,
+                            passage.heading,
+                            "row",
+                            source,
+                            passage=passage,
+                            table=block,
+                            found_by=" ".join(naming[:2]),
+                            key=frozenset(stems(row[0])),
+                        )
+                    )
+            else:
+                units += [
+                    Unit(s, passage.heading, kind, source, passage=passage)
+                    for s in _merged(sentences(plain(strip_instructions(block))))
+                ]
+    return units
+
+
+# A sentence shorter than this ("Yes.", "No, sorry.") says nothing alone: it goes with the next.
+_SHORT = 25
+
+
+def _merged(found: list[str]) -> list[str]:
+    merged: list[str] = []
+    for sentence in found:
+        if merged and len(merged[-1]) < _SHORT:
+            merged[-1] = f"{merged[-1]} {sentence}"
+        else:
+            merged.append(sentence)
+    return merged
+
+
+class EvidenceIndex:
+    """Units with their vectors and BM25 terms; searched within a subset (one product's units,
+    the policies) by meaning and words together."""
+
+    def __init__(self, units: Sequence[Unit], encoder: SentenceEncoder | None = None) -> None:
+        self.units = list(units)
+        self._encoder = encoder
+        # A product's units without its name, encoded the first time that product is asked
+        # about: with the name, every sentence of a product is close to any question naming it.
+        self._bare: dict[int, Vectors] = {}
+        self._position = {id(u): i for i, u in enumerate(self.units)}
+        self._vectors: Vectors | None = encoder.encode([u.indexed for u in self.units]) if encoder and units else None
+        # Term -> the rows of the units that have it; a term's weight is its inverse frequency.
+        self._rows: dict[str, list[int]] = defaultdict(list)
+        for i, unit in enumerate(self.units):
+            for term in stems(expand(unit.indexed)):
+                self._rows[term].append(i)
+        total = max(len(self.units), 1)
+        self._idf = {term: math.log(1 + total / len(rows)) for term, rows in self._rows.items()}
+        self._unseen = math.log(1 + total)
+
+    def terms(self, text: str) -> set[str]:
+        return stems(expand(text)) - _META
+
+    def neighbours(self, unit: Unit) -> list[Unit]:
+        """The units just before and after `unit` in its passage or product."""
+        row = self._position[id(unit)]
+        return [
+            other
+            for other in (self.units[row - 1] if row else None, self.units[row + 1] if row + 1 < len(self.units) else None)
+            if other is not None and other.passage is unit.passage and other.product is unit.product
+        ]
+
+    def of_passage(self, unit: Unit) -> list[Unit]:
+        return [u for u in self.units if unit.passage is not None and u.passage is unit.passage]
+
+    def words(self, text: str) -> tuple[dict[int, float], float]:
+        """Per unit row, the weight of the query's terms it has; and the query's whole weight."""
+        terms = self.terms(text)
+        have: dict[int, float] = defaultdict(float)
+        whole = 0.0
+        for term in terms:
+            weight = self._idf.get(term, self._unseen)
+            whole += weight
+            for row in self._rows.get(term, ()):
+                have[row] += weight
+        return have, whole
+
+    def search(self, query: Query, among: Sequence[Unit] | None = None, k: int = 5) -> list[Scored]:
+        """The best `k` units of `among` (default: all) for the query, best first."""
+        pool = self.units if among is None else among
+        if not pool:
+            return []
+        rows = np.array([self._position[id(u)] for u in pool])
+        meaning = (
+            self._vectors[rows] @ query.vector
+            if self._vectors is not None and query.vector is not None
+            else np.zeros(len(rows), dtype=np.float32)
+        )
+        have, whole = self.words(query.text)
+        words = np.array([have.get(int(row), 0.0) / whole if whole else 0.0 for row in rows], dtype=np.float32)
+        asked = self.terms(query.text)
+        named = np.array([ROW_NAMED if u.key and u.key <= asked else 0.0 for u in pool], dtype=np.float32)
+        total = meaning + WORDS_WEIGHT * words + named
+        order = np.argsort(-total)[:k]
+        return [Scored(pool[int(i)], float(meaning[i]), float(words[i]), float(named[i])) for i in order]
+
+    def search_bare(self, query: Query, among: Sequence[Unit], k: int = 5) -> list[Scored]:
+        """Like `search`, but each unit is read without what it is about (its product's name):
+        how well the sentence itself answers what is asked of the product. Blocking the first
+        time a product's units are read (one encoder pass over them)."""
+        if not among:
+            return []
+        rows = [self._position[id(u)] for u in among]
+        if self._encoder is not None and query.vector is not None:
+            missing = [row for row in rows if row not in self._bare]
+            if missing:
+                vectors = self._encoder.encode([self.units[row].text for row in missing])
+                self._bare.update(zip(missing, vectors, strict=True))
+            meaning = np.array([float(self._bare[row] @ query.vector) for row in rows], dtype=np.float32)
+        else:
+            meaning = np.zeros(len(rows), dtype=np.float32)
+        have, whole = self.words(query.text)
+        words = np.array([have.get(row, 0.0) / whole if whole else 0.0 for row in rows], dtype=np.float32)
+        total = meaning + WORDS_WEIGHT * words
+        order = np.argsort(-total)[:k]
+        return [Scored(among[int(i)], float(meaning[i]), float(words[i])) for i in order]
