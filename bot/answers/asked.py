@@ -212,8 +212,12 @@ class Asked:
         return [w for w in self.content if stem(w) not in named_words]
 
 
+_LETTER_HYPHEN = re.compile(r"\b([a-z])-(?=[a-z]{2})", re.I)
+
+
 def read(text: str, spelling: Spelling, names: CatalogNames) -> Asked:
-    words = spelling.correct(tokens(text))
+    # "u-lock", "t-shirt": one word (and no "you" for the "u").
+    words = spelling.correct(tokens(_LETTER_HYPHEN.sub(r"\1", text)))
     clean = " ".join(words)
     comparative = _COMPARATIVE.search(clean)
     ordinal = _ORDINAL.search(clean)

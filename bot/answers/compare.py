@@ -1,31 +1,44 @@
 """Comparisons ("which is lighter, the Featherline 1P or the Lodgepole 2P?", "difference between
-X and Y"): every product named, side by side, each with the evidence for what is compared, and
-which one wins when the evidence gives both figures in units that compare."""
+X and Y", "which one is more secure?"): every product named, side by side, each with the
+evidence for what is compared, and which one wins when the evidence gives both figures in units
+that compare. A plain "what's the difference?" gets each one's price and what it is."""
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 from bot.answers.asked import Asked
-from bot.answers.context import Context
+from bot.answers.context import Context, named_variants
 from bot.answers.plan import plan
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.catalog import Product
 from bot.knowledge.evidence import Unit
+from bot.knowledge.text import stem, tokens
 
-# What a comparative word compares, and which way is "more".
-_ASPECTS: dict[str, tuple[str, int]] = {
-    "lighter": ("weight", -1), "heavier": ("weight", 1),
-    "cheaper": ("price", -1), "less expensive": ("price", -1), "pricier": ("price", 1), "more expensive": ("price", 1),
-    "bigger": ("size dimensions capacity", 1), "larger": ("size dimensions capacity", 1),
-    "smaller": ("size dimensions capacity", -1),
-    "longer": ("length", 1), "shorter": ("length", -1), "taller": ("height", 1),
-    "wider": ("width", 1), "narrower": ("width", -1), "thicker": ("thickness", 1), "thinner": ("thickness", -1),
-    "warmer": ("warmth temperature rating", 1), "brighter": ("brightness lumens", 1),
-    "faster": ("speed charging", 1), "stronger": ("strength", 1), "softer": ("soft feel", 1),
-    "quieter": ("noise", -1), "louder": ("volume", 1),
+# What a comparative word compares (search words, the measure's base unit) and which way is "more".
+_ASPECTS: dict[str, tuple[str, str | None, int]] = {
+    "lighter": ("weight", "g", -1), "heavier": ("weight", "g", 1),
+    "bigger": ("size dimensions", None, 1), "larger": ("size dimensions", None, 1),
+    "smaller": ("size dimensions", None, -1), "longer": ("length", "mm", 1), "shorter": ("length", "mm", -1),
+    "taller": ("height", "mm", 1), "wider": ("width", "mm", 1), "narrower": ("width", "mm", -1),
+    "thicker": ("thickness", "mm", 1), "thinner": ("thickness", "mm", -1), "brighter": ("brightness lumens", "lm", 1),
+    "warmer": ("warmth temperature rating", None, 1), "faster": ("speed charging", None, 1),
+    "stronger": ("strength", None, 1), "softer": ("soft feel", None, 1), "quieter": ("noise", None, -1),
+    "louder": ("volume", None, 1), "holds more": ("capacity holds", None, 1), "hold more": ("capacity holds", None, 1),
+    "more": ("", None, 1), "better": ("", None, 1),
 }  # fmt: skip
+# The plain word of a comparative, which product details use ("62 in tall", "3 cm wide").
+_PLAIN = {
+    "lighter": "light weight", "heavier": "heavy weight", "longer": "long", "shorter": "short", "taller": "tall",
+    "wider": "wide", "narrower": "narrow", "thicker": "thick", "thinner": "thin", "brighter": "bright",
+    "warmer": "warm", "bigger": "big", "larger": "large", "smaller": "small",
+}  # fmt: skip
+# "Maximum output: 800 lumens", "Weight: 640 g": a product detail written as a named value.
+_SPEC = re.compile(r"^\s*([A-Za-z][\w /&()-]{1,30}?)\s*:\s*(.+)$")
+_PRICE = re.compile(
+    r"\b(cheaper|cheapest|pricier|expensive|price|prices|cost|costs|budget|how much(?! (?:weight|space|room|load|power)))\b",
+    re.I,
+)
 _MEASURE = re.compile(
     r"(\d+(?:[.,]\d+)?)\s*(kg|g|lbs?|oz|cm|mm|m|in|inches|inch|\"|ft|l|ml|litres?|liters?|lumens|lm|mah|w)\b", re.I
 )
@@ -36,6 +49,11 @@ _TO_BASE = {
     "l": ("ml", 1000), "ml": ("ml", 1), "litre": ("ml", 1000), "litres": ("ml", 1000), "liter": ("ml", 1000),
     "liters": ("ml", 1000), "lumens": ("lm", 1), "lm": ("lm", 1), "mah": ("mah", 1), "w": ("w", 1),
 }  # fmt: skip
+# Words of a comparison that say it is one, not what is compared.
+_COMPARING = set(
+    "which one ones is are better more less difference differ different diff vs versus compare comparison or and "
+    "the between what whats how do does between wise".split()
+)
 
 
 def _measure(text: str) -> tuple[str, float] | None:
@@ -46,50 +64,101 @@ def _measure(text: str) -> tuple[str, float] | None:
     return base, float(found.group(1).replace(",", ".")) * factor
 
 
-def aspect_of(asked: Asked) -> tuple[str, int] | None:
-    text = asked.clean
-    for word, aspect in _ASPECTS.items():
-        if re.search(rf"\b{word}\b", text):
-            return aspect
+def _aspect(asked: Asked) -> tuple[str, str | None, int, str] | None:
+    for word, (search, base, direction) in sorted(_ASPECTS.items(), key=lambda item: -len(item[0])):
+        if re.search(rf"\b{word}\b", asked.clean):
+            return search, base, direction, word
     return None
 
 
 async def answer_compare(ctx: Context, asked: Asked, products: list[Product]) -> Grounding:
     index = ctx.index
-    aspect = aspect_of(asked)
     effects = Effects(products=[p.id for p in products])
-    if aspect is not None and aspect[0] == "price":
-        lows = {p.id: min((v.price for v in p.variants if v.orderable), default=min(v.price for v in p.variants)) for p in products}
-        units = [index.product_units[p.id][0] for p in products]
-        said = [u.text for u in units]
-        ranked = sorted(products, key=lambda p: lows[p.id] * (1 if aspect[1] < 0 else -1))
-        if len({lows[p.id] for p in products}) == len(products):
-            word = "cheaper" if aspect[1] < 0 else "more expensive"
-            said.append(f"So the {ranked[0].title} is {word}.")
-        return plan(said, units, effects=effects, notices=said[len(units):], key_facts=[p.title for p in products], direct=True)
-    query_text = f"{aspect[0]} {asked.clean}" if aspect else asked.clean
-    query = await ctx.encode(query_text)
+    names = {stem(w) for p in products for w in tokens(p.title)} | {
+        k for p in products for k in index.names.kinds_of(p)
+    }
+    asked_about = [
+        w for w in asked.content if stem(w) not in names and w not in _COMPARING and not _PRICE.fullmatch(w)
+    ]
+    aspect = _aspect(asked)
+    priced = _by_price(ctx, asked, products, effects) if _PRICE.search(asked.clean) else None
+    if priced is not None and not asked_about and (aspect is None or aspect[0] == ""):
+        return priced
+    if aspect is None and not asked_about:
+        return _differences(ctx, products, effects)
+    words = [aspect[0] if aspect else "", _PLAIN.get(aspect[3], "") if aspect else "", *asked_about]
+    search_words = " ".join(w for w in words if w)
+    query = await ctx.encode(search_words or asked.clean)
     chosen: list[tuple[Product, Unit]] = []
     for product in products:
-        found = index.evidence.search(query, [u for u in index.product_units[product.id] if u.kind == "detail"], k=1)
-        unit = found[0].unit if found and found[0].score >= ctx.thresholds.detail else index.product_units[product.id][0]
+        units = [u for u in index.product_units[product.id] if u.kind == "detail"]
+        base = aspect[1] if aspect else None
+        measured = [u for u in units if (m := _measure(u.text)) and m[0] == base] if base else []
+        found = index.evidence.search(query, measured or units, k=1)
+        unit = found[0].unit if found else index.product_units[product.id][0]
         chosen.append((product, unit))
     said = [f"The {p.title}: {u.text.rstrip('.')}." for p, u in chosen]
-    if aspect is not None:
+    if aspect is not None and aspect[1] is not None:
         measures = [_measure(u.text) for _, u in chosen]
-        if all(measures) and len({m[0] for m in measures if m}) == 1 and len({m[1] for m in measures if m}) == len(chosen):
-            best = (max if aspect[1] > 0 else min)(range(len(chosen)), key=lambda i: measures[i][1])  # type: ignore[index]
-            word = next(w for w, a in _ASPECTS.items() if a == aspect)
-            said.append(f"So the {chosen[best][0].title} is {word}.")
-    return plan(
-        said,
-        [u for _, u in chosen],
-        effects=effects,
-        notices=said,
-        key_facts=[p.title for p in products],
-        direct=True,
-    )
+        known = [m for m in measures if m is not None]
+        if len(known) == len(chosen) and len({m[0] for m in known}) == 1 and len({m[1] for m in known}) == len(known):
+            pick = (max if aspect[2] > 0 else min)(range(len(chosen)), key=lambda i: known[i][1])
+            said.append(f"So the {chosen[pick][0].title} is {aspect[3]}.")
+    units = [u for _, u in chosen]
+    if priced is not None:  # "width and price difference?"
+        said = [priced.safe_answer or "", *said]
+        units = [u for f in priced.facts for u in index.product_units.get(_id_of(ctx, f.source), [])[:1]] + units
+    return plan(said, units, effects=effects, notices=said, key_facts=[p.title for p in products], direct=True)
 
 
-def _decimal(value: float) -> Decimal:
-    return Decimal(str(value))
+def _id_of(ctx: Context, source: object) -> str:
+    title = getattr(source, "title", "")
+    return next((p.id for p in ctx.index.shop.offered if p.title == title), "")
+
+
+def _differences(ctx: Context, products: list[Product], effects: Effects) -> Grounding:
+    """ "What's the difference?": the named values the products differ in ("Maximum output: 800
+    lumens" against "1500 lumens", "Waterproof: IPX6" against "IPX7"), and each one's price; a
+    product described in prose, by its first sentence."""
+    index = ctx.index
+    specs: list[dict[str, Unit]] = []
+    for product in products:
+        found: dict[str, Unit] = {}
+        for unit in index.product_units[product.id]:
+            match = _SPEC.match(unit.text) if unit.kind == "detail" else None
+            if match:
+                found.setdefault(match.group(1).strip().lower(), unit)
+        specs.append(found)
+    shared = [key for key in specs[0] if all(key in other for other in specs[1:])]
+    differing = [
+        key for key in shared if len({_SPEC.match(spec[key].text).group(2).strip().lower() for spec in specs}) > 1  # type: ignore[union-attr]
+    ][:3]
+    said, units = [], []
+    for product, spec in zip(products, specs, strict=True):
+        offer = index.product_units[product.id][0]
+        if differing:
+            details = [spec[key] for key in differing]
+        else:
+            first = next((u for u in index.product_units[product.id] if u.kind == "detail"), None)
+            details = [first] if first else []
+        text = " ".join(d.text.rstrip(".") + "." for d in details)
+        said.append(f"{text} {offer.text}".strip() if text.startswith(product.title) else f"The {product.title}: {text} {offer.text}".strip())
+        units += [offer, *details]
+    return plan(said, units, effects=effects, notices=said, key_facts=[p.title for p in products], direct=True)
+
+
+def _by_price(ctx: Context, asked: Asked, products: list[Product], effects: Effects) -> Grounding:
+    """Each one's price (of the variants asked about), and which is cheaper."""
+    index = ctx.index
+    said = []
+    lows = {}
+    for product in products:
+        variants = named_variants(product, asked) or None
+        said.append(index.offer(product, variants))
+        chosen = variants or product.variants
+        lows[product.id] = min((v.price for v in chosen if v.orderable), default=min(v.price for v in chosen))
+    units = [index.product_units[p.id][0] for p in products]
+    if len(set(lows.values())) == len(products):
+        cheapest = min(products, key=lambda p: lows[p.id])
+        said.append(f"So the {cheapest.title} is the less expensive.")
+    return plan(said, units, effects=effects, notices=said, key_facts=[p.title for p in products], direct=True)

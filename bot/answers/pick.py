@@ -1,12 +1,14 @@
-"""Requests for a pick ("a waterproof jacket under $100", "a tent for me and my two kids"): only
-products of the kind asked for, within the budget, big enough, orderable, with what was asked
-of them (a word the product's details say and do not deny: "not for outdoor use" is no outdoor
-table), best match first. Nothing that fits is said, with what comes closest as alternatives."""
+"""Requests for a pick ("a waterproof jacket under $100", "a tent for me and my two kids", "a
+chair that holds at least 300 lbs"): only products of the kind asked for, within the budget,
+big enough, orderable, in the size or colour asked, with what was asked of them (a word their
+details say and do not deny: "not for outdoor use" is no outdoor table), best match by meaning
+first. Nothing that fits is said, with the closest of the kind as alternatives."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.answers.asked import Asked
 from bot.answers.context import Context, mentions, negated
@@ -22,42 +24,106 @@ from bot.messages import QuickReply
 # Words of a request that say it is a request, not what is wanted.
 _ASKING = set(
     """recommend recommendation recommendations suggest suggestion suggestions looking look need needs want wanted
-    something anything good best nice great buy get got have sell carry stock ideas idea options option any some
-    gift gifts present under below over above less more than max budget price cheap cheaper cheapest around about
-    between dollars dollar bucks euros euro pounds quid yen usd eur gbp aud cad size sized person people persons
-    one ones which what would should could me my us our kind type new please show find shopping""".split()
+    something anything good best nice great decent buy get got have sell carry stock ideas idea options option any
+    some gift gifts present under below over above less more than max budget price cheap cheaper cheapest around
+    about between dollars dollar bucks euros euro pounds quid yen usd eur gbp aud cad size sized person people
+    persons one ones which what would should could me my us our kind type new please show find shopping least
+    most holds hold seats seat sleeps fits fit that can does will works work""".split()
 )
-_CAPACITY = re.compile(r"\b(\d{1,2})\s*[- ]?(?:person|people|p|seater|seat|man)\b|\b(?:sleeps|seats|fits)\s+(\d{1,2})\b", re.I)
-_SALE = {"sale", "discount", "discounted", "reduced", "deal", "deals", "clearance", "offer", "offers"}
+_CAPACITY = re.compile(
+    r"\b(\d{1,2})(?:\s*(?:-|to)\s*(\d{1,2}))?\s*[- ]?(?:person|people|p|seater|seat|man)\b|"
+    r"\b(?:sleeps|seats|fits)\s+(?:up to\s+)?(\d{1,2})(?:\s*(?:-|to)\s*(\d{1,2}))?\b",
+    re.I,
+)
+_SALE = {"sale", "discount", "discounted", "reduced", "deal", "deals", "clearance", "offers"}
+# "at least 300 lbs", "under 2 kg", "over 1000 lumens": a limit on a measured quantity.
+_LIMIT = re.compile(
+    r"\b(at least|min(?:imum)?|over|more than|above|under|below|less than|max(?:imum)?|up to|no more than)\s*"
+    r"(\d+(?:[.,]\d+)?)\s*(kg|g|lbs?|pounds|oz|cm|mm|m|in|inches|\"|ft|l|ml|litres?|liters?|lumens|lm|mah|w|watts?)\b",
+    re.I,
+)
+_UNIT = {
+    "kg": ("g", 1000), "g": ("g", 1), "lb": ("g", 453.592), "lbs": ("g", 453.592), "pounds": ("g", 453.592),
+    "oz": ("g", 28.35), "cm": ("mm", 10), "mm": ("mm", 1), "m": ("mm", 1000), "in": ("mm", 25.4),
+    "inches": ("mm", 25.4), '"': ("mm", 25.4), "ft": ("mm", 304.8), "l": ("ml", 1000), "ml": ("ml", 1),
+    "litre": ("ml", 1000), "litres": ("ml", 1000), "liter": ("ml", 1000), "liters": ("ml", 1000),
+    "lumens": ("lm", 1), "lm": ("lm", 1), "mah": ("mah", 1), "w": ("w", 1), "watt": ("w", 1), "watts": ("w", 1),
+}  # fmt: skip
+_MEASURE = re.compile(
+    r"(\d+(?:[.,]\d+)?)\s*(kg|g|lbs?|pounds|oz|cm|mm|m|in|inches|\"|ft|l|ml|litres?|liters?|lumens|lm|mah|w|watts?)\b",
+    re.I,
+)
+# Picks this much less relevant than the best are left out: three picks of which one fits worse
+# is a worse answer than two that fit.
+_RELEVANCE_GAP = 0.08
+_AUDIENCE_WORDS = {"daughter": "kids", "son": "kids", "grandson": "kids", "granddaughter": "kids", "toddler": "kids"}
+
+
+@dataclass(frozen=True)
+class Limit:
+    base: str
+    value: float
+    at_least: bool
+
+    def met(self, text: str) -> bool:
+        for found in _MEASURE.finditer(text):
+            base, factor = _UNIT[found.group(2).lower()]
+            if base != self.base:
+                continue
+            value = float(found.group(1).replace(",", ".")) * factor
+            if (value >= self.value) if self.at_least else (value <= self.value):
+                return True
+        return False
+
+
+def limits(text: str) -> list[Limit]:
+    found = []
+    for match in _LIMIT.finditer(text):
+        base, factor = _UNIT[match.group(3).lower()]
+        at_least = match.group(1).lower() in ("at least", "min", "minimum", "over", "more than", "above")
+        found.append(Limit(base, float(match.group(2).replace(",", ".")) * factor, at_least))
+    return found
 
 
 def capacity(product: Product) -> int | None:
     found = _CAPACITY.search(f"{product.title} {product.description}")
     if not found:
         return None
-    return int(found.group(1) or found.group(2))
+    numbers = [int(g) for g in found.groups() if g]
+    return max(numbers) if numbers else None
 
 
-def _price(product: Product, variants: Sequence[Variant]) -> float:
-    return float(min(v.price for v in variants))
-
-
-def answer_pick(ctx: Context, asked: Asked, request: Request | None, kinds: set[str]) -> Grounding:
+async def answer_pick(ctx: Context, asked: Asked, request: Request | None, kinds: set[str]) -> Grounding:
     index = ctx.index
     offered = index.shop.offered
-    candidates = [p for p in offered if kinds & index.names.kinds_of(p)] if kinds else list(offered)
-    option_values = {fold(value) for p in offered for v in p.variants for value in v.options.values()}
-    words = [w for w in asked.words if w not in STOPWORDS and w not in _ASKING and not w.isdigit()]
-    kind_stems = set(kinds) | {stem(w) for w in words if stem(w) in index.names.kinds}
-    wanted_options = [w for w in words if w in option_values and len(w) > 2 or w.upper() in asked.text.split()]
-    wanted_options = [w for w in wanted_options if w in option_values]
-    sale = any(w in _SALE for w in asked.words)
+    if kinds:
+        # The products with the most of the kinds named: "dining table" is a dining table, not
+        # any table.
+        counted = [(len(kinds & index.names.kinds_of(p)), p) for p in offered]
+        top = max((n for n, _ in counted), default=0)
+        candidates = [p for n, p in counted if n and n == top]
+    else:
+        candidates = list(offered)
+    option_values = {fold(value) for p in candidates for v in p.variants for value in v.options.values()}
+    words = [w for w in asked.words if w not in STOPWORDS and w not in _ASKING and not any(c.isdigit() for c in w)]
+    wanted_options = [w for w in words if w in option_values and len(w) > 1]
+    wanted_options += [
+        m.group(1).lower() for m in re.finditer(r"\b(XXS|XS|S|M|L|XL|XXL)\b", asked.text) if m.group(1).lower() in option_values
+    ]
+    sale = any(w in _SALE for w in asked.words) or "on sale" in asked.clean
+    audience = request.audience if request else None
+    audience = audience or next((_AUDIENCE_WORDS[w] for w in asked.words if w in _AUDIENCE_WORDS), None)
     attributes = [
         w
         for w in words
-        if stem(w) not in kind_stems and w not in option_values and w not in _SALE and w not in AUDIENCES and len(w) > 2
+        if not index.names.kinds_named([w]) & kinds
+        and w not in option_values
+        and w not in _SALE
+        and w not in AUDIENCES
+        and w not in _AUDIENCE_WORDS
+        and len(w) > 2
     ]
-    audience = request.audience if request else None
+    measured = limits(asked.text)
 
     def variants_fitting(product: Product) -> list[Variant]:
         fitting = [v for v in product.variants if v.orderable]
@@ -76,27 +142,34 @@ def answer_pick(ctx: Context, asked: Asked, request: Request | None, kinds: set[
             continue
         if asked.people and (room := capacity(product)) is not None and room < asked.people:
             continue
-        if audience and not mentions(text[product.id], audience):
+        if audience and not mentions(text[product.id], audience) and not any(
+            mentions(text[product.id], a) for a in ("kid", "child", "junior", "youth") if audience == "kids"
+        ):
+            continue
+        if measured and not all(limit.met(text[product.id]) for limit in measured):
             continue
         fit.append(product)
-    # Words some candidate says (and does not deny) must be said by every pick; words no
-    # candidate says are left to the ranking ("something I can throw in the wash").
+    # A word some candidate says (and does not deny) must be said by every pick ("silk scarf");
+    # one every candidate that says it denies empties the pick ("an outdoor dining table").
     for word in attributes:
         having = [p for p in fit if mentions(text[p.id], word) and not negated(text[p.id], word)]
-        denying = [p for p in candidates if negated(text[p.id], word)]
         if having:
             fit = having
-        elif denying:
-            fit = []  # "an outdoor dining table": the tables say "not for outdoor use"
+        elif any(negated(text[p.id], word) for p in candidates) and not any(
+            mentions(text[p.id], word) and not negated(text[p.id], word) for p in candidates
+        ):
+            fit = []
             break
     what = request.thing if request else " ".join(asked.content) or "that"
-    if audience and not fit and candidates:
-        return not_sold(ctx, asked, f"{what} for {audience}")
     if not fit:
-        closest = [p for p in candidates if any(v.orderable for v in p.variants)][:3] if kinds else []
-        return not_sold(ctx, asked, what if kinds else what, closest[:2])
-    ranked = _ranked(ctx, asked, fit)
-    picks = ranked[:3]
+        if audience and candidates:
+            return not_sold(ctx, asked, f"{what} for {audience}")
+        closest = [p for p in candidates if any(v.orderable for v in p.variants)] if kinds else []
+        ranked_closest = await _ranked(ctx, asked, closest) if closest else []
+        return not_sold(ctx, asked, what, [p for p, _ in ranked_closest[:2]])
+    ranked = await _ranked(ctx, asked, fit)
+    best_score = ranked[0][1]
+    picks = [p for p, score in ranked[:3] if score >= best_score - _RELEVANCE_GAP]
     listed = recommended(picks, index.currency, index.locale)
     said = f"Here is what I'd suggest: {listed}."
     units = [index.product_units[p.id][0] for p in picks]
@@ -111,12 +184,18 @@ def answer_pick(ctx: Context, asked: Asked, request: Request | None, kinds: set[
     )
 
 
-def _ranked(ctx: Context, asked: Asked, products: list[Product]) -> list[Product]:
-    """Best match first by the words the request and each product's units share (a request's
-    meaning is close to many products of a kind; its words tell them apart), then cheaper first."""
-    wanted = {stem(w) for w in asked.content}
+async def _ranked(ctx: Context, asked: Asked, products: Sequence[Product]) -> list[tuple[Product, float]]:
+    """Best match first: how close the request is in meaning to the closest sentence of each
+    product (its offer, a detail), then cheaper first."""
+    index = ctx.index
+    query = await ctx.query(asked)
+    scores = {}
+    for product in products:
+        found = index.evidence.search(query, index.product_units[product.id], k=1)
+        scores[product.id] = found[0].score if found else 0.0
+    ranked = sorted(products, key=lambda p: (-scores[p.id], min(v.price for v in p.variants)))
+    return [(p, scores[p.id]) for p in ranked]
 
-    def shared(product: Product) -> int:
-        return len(wanted & {stem(w) for w in tokens(f"{product.title} {product.description}")})
 
-    return sorted(products, key=lambda p: (-shared(p), min(v.price for v in p.variants)))
+def attribute_stems(words: Sequence[str]) -> set[str]:
+    return {stem(w) for w in words if w not in STOPWORDS and tokens(w)}

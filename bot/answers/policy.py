@@ -14,7 +14,7 @@ from bot.knowledge import Effects, Grounding
 from bot.knowledge.evidence import Scored
 
 # A message that continues the one before it rather than starting a topic of its own.
-_CONTINUES = re.compile(r"^\W*(and|what about|how about|also|or|but|ok and|same for|and for|what if)\b", re.I)
+CONTINUES = re.compile(r"^\W*(and|what about|how about|also|or|but|ok and|same for|and for|what if)\b", re.I)
 # A second unit joins the answer when it is this close to the first and from the same passage.
 _CLOSE = 0.04
 
@@ -23,11 +23,12 @@ async def answer_policy(ctx: Context, asked: Asked, effects: Effects | None = No
     wanted = answer_type(asked.text)
     query = await ctx.query(asked)
     found = _typed(ctx.index.evidence.search(query, ctx.index.policy_units, k=8), wanted)
-    if ctx.earlier and (_CONTINUES.search(asked.text) or asked.refers_back or len(asked.content) <= 2):
+    if ctx.earlier and (CONTINUES.search(asked.text) or asked.refers_back or len(asked.content) <= 2):
         # "and if I want it faster?" after "how much is shipping to Ohio?": both together.
         earlier = ctx.read(ctx.earlier[0])
         joined = await ctx.query(asked, extra=earlier.clean)
-        together = _typed(ctx.index.evidence.search(joined, ctx.index.policy_units, k=8), wanted or answer_type(earlier.text))
+        together = ctx.index.evidence.search(joined, ctx.index.policy_units, k=8, naming=asked.clean)
+        together = _typed(together, wanted or answer_type(earlier.text))
         if best(together) > best(found):
             found = together
     if not ctx.passes("policy", best(found)):

@@ -23,16 +23,19 @@ _OFFER_WORDS = {
     "deal", "stock", "available", "availability", "buy", "order", "have", "got", "sell", "carry", "come",
     "comes", "colour", "colours", "color", "colors", "size", "sizes", "option", "options", "variant", "variants",
     "still", "left", "anymore", "get", "ordered", "purchase", "in", "one", "ones", "version",
+    "bigger", "biggest", "larger", "largest", "smaller", "smallest", "longer", "longest", "shorter", "other",
 }  # fmt: skip
 _PRICE_OR_STOCK = re.compile(
-    r"\b(how much|price|prices|prise|cost|costs|in stock|stock|available|availab\w*|sold out|on sale|colou?rs?|sizes?|"
-    r"options?|come in (?:what|which|other|any|different)|have (?:it|them|one|this|that) in)\b",
+    r"\b(how much(?! (?:weight|space|room|load|power|water|charge|battery|light|noise|heat|does it (?:weigh|hold)))|"
+    r"price|prices|prise|cost|costs|in stock|stock|available|availab\w*|sold out|on sale|"
+    r"(?:what|which|any|other|different) (?:colou?rs?|sizes?|options?)|colou?rs?|options?|"
+    r"come in (?:what|which|other|any|different)|have (?:it|them|one|this|that) in)\b",
     re.I,
 )
 # Questions about a product that a policy may answer better than its description.
-_POLICY_TOPIC = re.compile(
+POLICY_TOPIC = re.compile(
     r"\b(warrant\w*|guarantee\w*|return\w*|refund\w*|exchang\w*|ship\w*|deliver\w*|postage|customs|dut(?:y|ies)|"
-    r"pay\w*|instal+ments?|financ\w*|restocking)\b",
+    r"pay\w*|instal+ments?|financ\w*|restocking|overnight|express|expedited|next.day)\b",
     re.I,
 )
 # "When will it be back in stock?": not a question the stock figures answer.
@@ -41,7 +44,7 @@ _RESTOCK = re.compile(r"\bwhen\b.*\b(back|restock\w*|again|replenish\w*)\b|\bres
 
 def asks_offer(asked: Asked, product: Product, kinds: set[str]) -> bool:
     """Whether the question wants price or stock (or names a variant and nothing else)."""
-    if _RESTOCK.search(asked.text) or _POLICY_TOPIC.search(asked.clean):
+    if _RESTOCK.search(asked.text) or POLICY_TOPIC.search(asked.clean):
         return False
     if _PRICE_OR_STOCK.search(asked.clean) or _PRICE_OR_STOCK.search(asked.text):
         return True
@@ -49,10 +52,15 @@ def asks_offer(asked: Asked, product: Product, kinds: set[str]) -> bool:
 
 
 def attribute_words(asked: Asked, product: Product, kinds: set[str]) -> list[str]:
-    """What the question asks about the product beyond its name and its variants."""
+    """What the question asks about the product beyond its name and its variants ("9x12",
+    "navy", "the bigger one" name a variant)."""
     name = {stem(w) for w in tokens(product.title)} | kinds
     values = {stem(w) for v in product.variants for value in v.options.values() for w in tokens(value)}
-    return [w for w in asked.about(set()) if stem(w) not in name and stem(w) not in values and w not in _OFFER_WORDS]
+    return [
+        w
+        for w in asked.about(set())
+        if stem(w) not in name and stem(w) not in values and w not in _OFFER_WORDS and not any(c.isdigit() for c in w)
+    ]
 
 
 def polarity(asked: Asked, keys: list[str], evidence: str) -> str | None:
@@ -108,16 +116,20 @@ async def answer_product(ctx: Context, asked: Asked, products: list[Product]) ->
         )
     keys = attribute_words(asked, product, kinds)
     wanted = answer_type(asked.text)
-    query = await ctx.query(asked)
+    # A follow-up ("is it usb-c rechargeable?") is asked with the name of what it is about.
+    named_here = any(n.product.id == product.id for n in asked.named)
+    query = await ctx.query(asked, extra="" if named_here else product.title)
     found = [f for f in index.evidence.search(query, units, k=6) if fits_type(f.unit.text, wanted)][:3]
     # A policy that covers the product ("can I return it?", "the warranty on that", "shipping
     # for the lamp"), searched with the product's kind so a table's row for it is found.
     kind = " ".join(sorted({w for w in tokens(f"{product.type} {product.title}") if stem(w) in kinds}))
     policy: list[Scored] = []
-    if _POLICY_TOPIC.search(asked.clean) or not ctx.passes("detail", best(found)):
-        policy = index.evidence.search(await ctx.query(asked, extra=kind), index.policy_units, k=6)
+    if POLICY_TOPIC.search(asked.clean) or not ctx.passes("detail", best(found)):
+        policy = index.evidence.search(
+            await ctx.query(asked, extra=kind), index.policy_units, k=6, naming=asked.clean + " " + kind
+        )
         policy = [f for f in policy if fits_type(f.unit.text, wanted)][:2]
-    if ctx.passes("detail", best(found)) and not (_POLICY_TOPIC.search(asked.clean) and best(policy) > best(found)):
+    if ctx.passes("detail", best(found)) and not (POLICY_TOPIC.search(asked.clean) and best(policy) > best(found)):
         return _detail(ctx, asked, product, found, keys, effects)
     if policy and ctx.passes("policy", best(policy)):
         top = policy[0].unit

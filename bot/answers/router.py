@@ -29,15 +29,16 @@ from bot.answers.order import answer_order
 from bot.answers.phrases import LANGUAGES
 from bot.answers.pick import answer_pick
 from bot.answers.plan import best, plan, with_contact
-from bot.answers.policy import answer_policy
-from bot.answers.product import answer_product
+from bot.answers.policy import CONTINUES, answer_policy
+from bot.answers.product import POLICY_TOPIC, answer_product
 from bot.answers.relevance import Thresholds
-from bot.answers.request import read_request
+from bot.answers.request import Request, read_request
 from bot.answers.small_talk import answer_small_talk, small_talk_kind
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.catalog import Product
 from bot.knowledge.index import ShopIndex
 from bot.knowledge.order_lookup import asks_without_email, find_claim
+from bot.knowledge.spelling import english_counts
 from bot.knowledge.text import STOPWORDS, fold, stem, tokens
 from bot.language import detect_language
 from bot.messages import StoredMessage
@@ -50,6 +51,9 @@ _MY_ORDER = re.compile(
     re.I,
 )
 _OR_BETWEEN = re.compile(r"\b(or|vs\.?|versus|and)\b", re.I)
+_ON_SALE = re.compile(r"\b(on sale|sale|discounted|deals?|clearance)\b", re.I)
+# An English word rarer than this, not in the shop's texts, is read as a brand ("anker").
+_EVERYDAY = 1_000_000
 _SELLING = re.compile(r"\b(sell|sells|carry|stock|got any|have any|do you have|looking for|need|want)\b", re.I)
 _PRICE = re.compile(r"\b(how much|price|prices|cost|costs)\b", re.I)
 # A product question that is a pick: "anything cheaper?", "which tent for 3 people?".
@@ -123,11 +127,19 @@ class Answers:
         if len(pieces) == 1:
             return await self.single(ctx, ctx.read(message))
         answers = []
-        for piece in pieces:
+        for position, piece in enumerate(pieces):
             asked = ctx.read(piece)
-            answers.append(await self.single(ctx, asked))
             named = [n.product for n in asked.named if ctx.index.offered(n.product)]
-            if named:  # "price of the annecy v neck? and can i tumble dry it": "it" is the V-neck
+            if position and not named and ctx.focus and not asked.kinds:
+                # "price of the annecy v neck? and can i tumble dry it", "... + how long is the
+                # warranty": a later part asks about what the first part named.
+                if asked.comparative and len(ctx.focus) > 1:
+                    answers.append(await answer_compare(ctx, asked, ctx.focus[:2]))
+                else:
+                    answers.append(await answer_product(ctx, asked, ctx.focus[:1]))
+            else:
+                answers.append(await self.single(ctx, asked))
+            if named:
                 ctx.focus = named + [p for p in ctx.focus if p not in named]
         return _together(answers)
 
@@ -138,6 +150,10 @@ class Answers:
         offered = [n.product for n in named if index.offered(n.product)]
         if named and not index.offered(named[0].product) and not offered:
             return not_sold_product(ctx, asked, named[0].product)
+        if len(offered) == 1 and asked.comparative and _OR_BETWEEN.search(asked.clean):
+            # "the hartley sofa or the hartley loveseat": the second named by less of its title.
+            loose = index.names.named(asked.words, loose=True)
+            offered = [n.product for n in loose if index.offered(n.product)] or offered
         if len(offered) >= 2 and (asked.comparative or _OR_BETWEEN.search(asked.clean)):
             return await answer_compare(ctx, asked, offered[:3])
         if offered:
@@ -146,39 +162,45 @@ class Answers:
             asked.ordinal is not None
             or asked.size
             or named_variants(ctx.focus[0], asked)
-            or (asked.refers_back and not asked.kinds and not asked.budget)
+            or (asked.refers_back and (asked.yes_no or not asked.kinds) and not asked.budget)
         ):
             return await answer_product(ctx, asked, referred(ctx, asked))
+        if ctx.earlier and CONTINUES.search(asked.text) and POLICY_TOPIC.search(ctx.read(ctx.earlier[0]).clean):
+            return await answer_policy(ctx, asked)  # "and on gloves?" after "the warranty on helmets?"
         request = read_request(asked.text)
-        heads = [stem(w) for w in ctx.index.spelling.correct(request.heads)] if request else []
-        kinds = set(asked.kinds) | {h for h in heads if h in index.names.kinds}
+        # The kinds the thing asked for names come first: "a tube for a 700x28c tyre" is a tube.
+        thing_kinds = index.names.kinds_named(index.spelling.correct(request.words)) if request else set()
+        kinds = thing_kinds or set(asked.kinds)
         unhappy = intent == "complaint" or (ctx.understanding is not None and ctx.understanding.sentiment == "negative")
         wants = intent in _PRODUCT_INTENTS or bool(_SELLING.search(asked.text)) or bool(_PRICE.search(asked.text))
-        if request is not None and heads and not (set(heads) & set(index.names.kinds)) and wants and not unhappy:
+        about_policy = bool(POLICY_TOPIC.search(asked.clean))
+        if request is not None and not thing_kinds and wants and not unhappy and not about_policy:
             # A thing the shop has no kind of ("bedsheets"), unless its policies answer it
             # ("do you have a size chart?").
             policy = index.evidence.search(await ctx.query(asked), index.policy_units, k=1)
             if best(policy) < ctx.thresholds.policy + 0.1:
                 return not_sold(ctx, asked, request.thing)
-        if request is not None and kinds and not unhappy:
-            unknown = [w for w in request.words if not _known(index, [w]) and stem(w) not in kinds and w.isalpha()]
-            if unknown:
+        if request is not None and thing_kinds and not unhappy and not about_policy:
+            if brand := _other_brand(index, asked, request, thing_kinds):
                 # Another brand of a kind the shop has ("anker power banks"): its own are the alternatives.
-                products = [p for p in index.names.of_kinds(kinds) if index.offered(p)]
+                products = [p for p in index.names.of_kinds(thing_kinds) if index.offered(p)]
                 products = [p for p in products if any(v.orderable for v in p.variants)]
-                return not_sold(ctx, asked, request.thing, products[:3])
-            return answer_pick(ctx, asked, request, kinds)
-        if kinds and (asked.budget or asked.people or intent in _PICKY):
-            return answer_pick(ctx, asked, request, kinds)
-        if intent in _PICKY or asked.budget or asked.people:
-            return answer_pick(ctx, asked, request, set())
-        if kinds and not unhappy and intent in _PRODUCT_INTENTS:
+                return not_sold(ctx, asked, brand, products[:3])
+            return await answer_pick(ctx, asked, request, kinds)
+        if kinds and not unhappy and not about_policy:
             of_kind = [p for p in index.names.of_kinds(kinds) if index.offered(p)]
-            if of_kind and await _products_answer_better(ctx, asked, of_kind):
-                if len(of_kind) == 1:
+            if of_kind and (
+                asked.budget or asked.people or intent in _PICKY or await _products_answer_better(ctx, asked, of_kind)
+            ):
+                if len(of_kind) == 1 and not (asked.budget or asked.people):
                     return await answer_product(ctx, asked, of_kind)  # "what amounts do your gift cards come in?"
-                return answer_pick(ctx, asked, request, kinds)
-        if intent == "out_of_scope" and not _shop_words(index, asked):
+                return await answer_pick(ctx, asked, request, kinds)
+        if not unhappy and not about_policy and (
+            intent in _PICKY or asked.budget or asked.people or _ON_SALE.search(asked.clean)
+        ):
+            return await answer_pick(ctx, asked, request, set())
+        continues = bool(ctx.earlier) and bool(CONTINUES.search(asked.text) or asked.refers_back)
+        if intent == "out_of_scope" and not _shop_words(index, asked) and not continues:
             return _out_of_scope(ctx)
         return await answer_policy(ctx, asked)
 
@@ -190,6 +212,21 @@ async def _products_answer_better(ctx: Context, asked: Asked, products: list[Pro
     query = await ctx.query(asked)
     units = [u for p in products for u in index.product_units[p.id]]
     return best(index.evidence.search(query, units, k=1)) > best(index.evidence.search(query, index.policy_units, k=1))
+
+
+def _other_brand(index: ShopIndex, asked: Asked, request: Request, kinds: set[str]) -> str | None:
+    """A brand the shop does not carry, named with a kind it does ("anker power banks",
+    "kryptonite locks"): a word of the thing the shop's texts never use that is no everyday
+    English word, or is written with a capital."""
+    english = english_counts()
+    for word in request.words:
+        if not word.isalpha() or index.names.kinds_named([word]) & kinds or _known(index, [word]):
+            continue
+        capital = re.search(rf"\b{re.escape(word)}\b", asked.text, re.I)
+        typed = capital.group(0) if capital else word
+        if english.get(word, 0) < _EVERYDAY or (typed[:1].isupper() and typed != asked.text.strip()[: len(typed)]):
+            return request.thing
+    return None
 
 
 def _known(index: ShopIndex, words: Sequence[str]) -> bool:

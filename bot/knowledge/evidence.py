@@ -186,9 +186,17 @@ class EvidenceIndex:
         total = max(len(self.units), 1)
         self._idf = {term: math.log(1 + total / len(rows)) for term, rows in self._rows.items()}
         self._unseen = math.log(1 + total)
+        self._terms_of: dict[int, set[str]] = {}
 
     def terms(self, text: str) -> set[str]:
         return stems(expand(text)) - _META
+
+    def _unit_terms(self, unit: Unit) -> set[str]:
+        row = self._position[id(unit)]
+        found = self._terms_of.get(row)
+        if found is None:
+            found = self._terms_of[row] = self.terms(f"{unit.about} {unit.table.text() if unit.table else unit.text}")
+        return found
 
     def neighbours(self, unit: Unit) -> list[Unit]:
         """The units just before and after `unit` in its passage or product."""
@@ -214,8 +222,12 @@ class EvidenceIndex:
                 have[row] += weight
         return have, whole
 
-    def search(self, query: Query, among: Sequence[Unit] | None = None, k: int = 5) -> list[Scored]:
-        """The best `k` units of `among` (default: all) for the query, best first."""
+    def search(
+        self, query: Query, among: Sequence[Unit] | None = None, k: int = 5, naming: str | None = None
+    ) -> list[Scored]:
+        """The best `k` units of `among` (default: all) for the query, best first. `naming`: the
+        text whose words name table rows (default: the query's; a follow-up searched together
+        with the question before it names rows by its own words only)."""
         pool = self.units if among is None else among
         if not pool:
             return []
@@ -227,8 +239,16 @@ class EvidenceIndex:
         )
         have, whole = self.words(query.text)
         words = np.array([have.get(int(row), 0.0) / whole if whole else 0.0 for row in rows], dtype=np.float32)
-        asked = self.terms(query.text)
-        named = np.array([ROW_NAMED if u.key and u.key <= asked else 0.0 for u in pool], dtype=np.float32)
+        asked = self.terms(naming if naming is not None else query.text)
+        # The row's key named, and the question on the row's topic too ("overnight shipping to
+        # Texas" names the "Texas" row of the sales-tax table, but asks about shipping).
+        named = np.array(
+            [
+                ROW_NAMED if u.key and u.key <= asked and (asked - u.key) & self._unit_terms(u) else 0.0
+                for u in pool
+            ],
+            dtype=np.float32,
+        )
         total = meaning + WORDS_WEIGHT * words + named
         order = np.argsort(-total)[:k]
         return [Scored(pool[int(i)], float(meaning[i]), float(words[i]), float(named[i])) for i in order]

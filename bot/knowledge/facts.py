@@ -109,7 +109,8 @@ def offer_phrase(
     name: "$49.99, in stock"; "€89.00. In stock: White in XS, S and L. Out of stock: White in M"."""
     chosen = list(variants or product.variants)
     if len(chosen) == 1:
-        return f"{_price(chosen[0], currency, locale)}, {stock_phrase(chosen[0])}"
+        label = f"{chosen[0].label}: " if chosen[0].label and len(product.variants) > 1 else ""
+        return f"{label}{_price(chosen[0], currency, locale)}, {stock_phrase(chosen[0])}"
     prices = {_price(v, currency, locale) for v in chosen}
     if len(prices) > 1 and len(chosen) <= 8:
         return "; ".join(f"{v.label}: {_price(v, currency, locale)}, {stock_phrase(v)}" for v in chosen)
@@ -133,8 +134,9 @@ def offer(product: Product, currency: str, locale: str | None = None, variants: 
     phrase = offer_phrase(product, currency, locale, chosen)
     if len(chosen) == 1:
         variant = chosen[0]
-        named = f" in {variant.label}" if variant.label and len(product.variants) > 1 else ""
-        return f"The {product.title}{named} is {phrase}."
+        if variant.label and len(product.variants) > 1:
+            return f"The {product.title} in {variant.label} is {phrase.split(': ', 1)[1]}."
+        return f"The {product.title} is {phrase}."
     if len({_price(v, currency, locale) for v in chosen}) > 1 and len(chosen) <= 8:
         return f"The {product.title}: {phrase}."
     return f"The {product.title} is {phrase}."

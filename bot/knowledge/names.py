@@ -26,8 +26,11 @@ _PARENTHESIS = re.compile(r"\([^)]*\)")
 # Words in a title that say which variant or size it is, not what it is ("Jacket 2.0", "Set of 3").
 _NOT_KINDS = {"set", "pack", "kit", "edition", "collection", "bundle", "mini", "max", "pro", "plus", "new"}
 # A message must use at least this share of the weight of a title's name words (those that do
-# not say its kind) to name the product.
+# not say its kind) to name the product; the second product of a comparison, less.
 _COVERAGE = 0.5
+_LOOSE_COVERAGE = 0.25
+# A message that asks for another kind of thing must use this much of a title to name it.
+_OTHER_KIND_COVERAGE = 0.75
 # Titles whose best score is within this share of the best are named together (ambiguous).
 _TIE = 0.9
 
@@ -81,10 +84,18 @@ def title_head(title: str) -> str | None:
     return words[-1] if words and words[-1] not in _NOT_KINDS else None
 
 
+def kind_stems(word: str) -> set[str]:
+    """A word's stem, and for "-ves" plurals the singular's ("scarves" -> scarf, "knives" -> knife):
+    the stemmer leaves "scarv" where a shopper types "scarf"."""
+    found = {stem(word)}
+    if word.endswith("ves") and len(word) > 4:
+        found |= {stem(word[:-3] + "f"), stem(word[:-3] + "fe")}
+    return found
+
+
 def type_kinds(product: Product) -> set[str]:
-    return {stem(w) for w in tokens(product.type) if w not in STOPWORDS and w.isalpha()} - {
-        stem(w) for w in _NOT_KINDS
-    }
+    kinds = {k for w in tokens(product.type) if w not in STOPWORDS and w.isalpha() for k in kind_stems(w)}
+    return kinds - {stem(w) for w in _NOT_KINDS}
 
 
 class CatalogNames:
@@ -107,14 +118,17 @@ class CatalogNames:
             # A title's head word is a kind when other titles end in it too ("Shirt"), or the
             # product's description calls it that apart from its name ("a cable-knit turtleneck").
             if head and (head in shared or _described_as(product, head)):
-                kinds.add(stem(head))
+                kinds |= kind_stems(head)
             self._kinds[product.id] = kinds
             for kind in kinds:
                 self.kinds[kind].add(product.id)
         # The shop's own name is on half its titles ("Volt & Cable Gift Card"): it names no
         # product (but "cable" still names the kind).
-        own = {w for w in tokens(brand) if w not in STOPWORDS and stem(w) not in self.kinds}
-        self._titles = {p.id: [w for w in dict.fromkeys(_title_words(p.title)) if w not in own] for p in self._products}
+        own = {w for w in tokens(brand) if w not in STOPWORDS}
+        self._titles = {
+            p.id: [w for w in dict.fromkeys(_title_words(p.title)) if w not in own or stem(w) in self._kinds[p.id]]
+            for p in self._products
+        }
         frequency: dict[str, int] = defaultdict(int)
         for words in self._titles.values():
             for word in words:
@@ -150,14 +164,16 @@ class CatalogNames:
                     found.add(word)
         return found
 
-    def named(self, words: Sequence[str], most: int = 4) -> list[Named]:
+    def named(self, words: Sequence[str], most: int = 4, *, loose: bool = False) -> list[Named]:
         """The products the words name, best first: the best match, then (its words set aside)
         the best of the rest, and so on. Equally good matches of the same words are all named
-        ("the kestrel buds" when there are three)."""
+        ("the kestrel buds" when there are three). `loose`: after the first, a product is named by
+        less of its title (a comparison: "the linden bed or the saxon bed")."""
         said = [fold(w) for w in words]
         found: list[Named] = []
         while len(found) < most:
-            matches = self._matches(said, exclude={f.product.id for f in found})
+            coverage = _LOOSE_COVERAGE if loose and found else _COVERAGE
+            matches = self._matches(said, exclude={f.product.id for f in found}, least=coverage)
             if not matches:
                 break
             best = max(m.score for m in matches)
@@ -173,7 +189,7 @@ class CatalogNames:
             said = remaining
         return found
 
-    def _matches(self, said: Sequence[str], exclude: set[str]) -> list[Named]:
+    def _matches(self, said: Sequence[str], exclude: set[str], least: float = 0.5) -> list[Named]:
         said_kinds = self.kinds_named(said)
         hits: dict[str, dict[str, str]] = defaultdict(dict)  # product id -> title word -> typed word
         for typed in _joined([w for w in said if w not in STOPWORDS]):
@@ -197,19 +213,25 @@ class CatalogNames:
             # bare number, and not when the message asks for another kind ("an hdmi cable" is no
             # "HDMI adapter").
             other_kind = bool(said_kinds) and not (said_kinds & kinds)
+            if other_kind and coverage < _OTHER_KIND_COVERAGE:
+                continue  # "700x40 tyres for my commute" names no "Commuter Helmet"
             telling = not other_kind and any(
-                self._frequency[w] == 1 and not w.isdigit() and (not self._common(w) or said_kinds & kinds)
+                not w.isdigit()
+                and (
+                    (self._frequency[w] == 1 and (not self._common(w) or said_kinds & kinds))
+                    or (self._frequency[w] <= 2 and said_kinds & kinds and not self._common(w))
+                )
                 for w in named
             )
-            if coverage < _COVERAGE and not telling:
+            if coverage < least and not telling:
                 continue
             score = sum(self._weight[w] for w in matched) + coverage
             matches.append(Named(product, score, coverage, frozenset(matched.values())))
         return matches
 
     def kinds_named(self, words: Sequence[str]) -> set[str]:
-        """The kind stems the words name ("jackets" -> jacket)."""
-        return {stem(fold(w)) for w in words} & set(self.kinds)
+        """The kind stems the words name ("jackets" -> jacket, "scarves" -> scarf)."""
+        return {k for w in words for k in kind_stems(fold(w))} & set(self.kinds)
 
     def of_kinds(self, kinds: set[str]) -> list[Product]:
         ids = set().union(*(self.kinds[k] for k in kinds)) if kinds else set()

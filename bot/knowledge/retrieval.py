@@ -32,6 +32,7 @@ _SYNONYMS = {
     r"\bsend\s+(?:\w+\s+){0,2}back\b": "return",
     r"\b(?:bring|take|mail|post|ship)\s+(?:\w+\s+){0,2}back\b": "return",
     r"\bmoney back\b": "refund",
+    r"\breturn (?:window|period|time ?frame|deadline)\b": "return within days",
     r"\breimburse(ment)?\b": "refund",
     r"\bexchange\b": "return exchange",
     r"\bdeliver(y|ed|ies)?\b": "shipping delivery",
