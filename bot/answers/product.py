@@ -135,11 +135,10 @@ async def answer_product(ctx: Context, asked: Asked, products: list[Product]) ->
         top = policy[0].unit
         said = f"About the {product.title}: {stated(top, asked.words)}"
         return plan([said], [top], effects=effects, slots={"product": product.title, "policy": top.text})
-    subject = " ".join(keys) if keys else "that"
     return decline(
         ctx,
         asked,
-        lead=f"I don't know {subject} for the {product.title}, I'm afraid: the product details I have don't say.",
+        lead=f"I don't know that about the {product.title}, I'm afraid: the product details I have don't say.",
         effects=effects,
     )
 

@@ -50,7 +50,9 @@ _QUESTION_WORDS = {
     "do", "does", "can", "could", "will", "would", "should", "did", "was", "were", "has", "have",
 }  # fmt: skip
 # Words that make "a thing asked for" something else: "to use it", "my money back".
-_NOT_A_THING = {"it", "them", "this", "that", "my", "your", "ur", "money", "back", "help", "refund"}
+_NOT_A_THING = {
+    "it", "them", "this", "that", "my", "your", "ur", "money", "back", "help", "refund", "you", "we", "i", "u",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,13 @@ class Request:
     words: list[str]  # its words, folded
     heads: list[str]  # the last word of each alternative ("tv stands or media consoles" -> stands, consoles)
     audience: str | None  # "kids" in "linen shirts for kids"
+    bare: bool = False  # the message is the thing and nothing else ("clipless pedals?")
 
 
 def read_request(text: str) -> Request | None:
     """The thing a message asks for, or None when it asks for no thing."""
     starts = [m.end() for m in _ASK.finditer(text)] + [m.end() for m in _PRICE_OF.finditer(text)]
+    found_ask = bool(starts)
     words = tokens(text)
     if not starts and words and not set(words) & _QUESTION_WORDS and len(words) <= 6:
         starts = [0]  # "linen shirts for kids?": a thing and nothing else
@@ -85,5 +89,5 @@ def read_request(text: str) -> Request | None:
         if not heads:
             continue
         audience = next((m.group(1).lower() for m in _FOR.finditer(text) if m.group(1).lower() in AUDIENCES), None)
-        return Request(thing, [w for w in words if w != "or"], heads, audience)
+        return Request(thing, [w for w in words if w != "or"], heads, audience, bare=start == 0 and not found_ask)
     return None

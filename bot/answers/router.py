@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from bot.answers.asked import Asked, parts
 from bot.answers.compare import answer_compare
-from bot.answers.context import Context, Encode, conversation, named_variants, referred
+from bot.answers.context import Context, Encode, conversation, mentions, named_variants, referred
 from bot.answers.decline import reach_person
 from bot.answers.foreign import answer_foreign
 from bot.answers.not_sold import not_sold, not_sold_product
@@ -52,10 +52,12 @@ _MY_ORDER = re.compile(
 )
 _OR_BETWEEN = re.compile(r"\b(or|vs\.?|versus|and)\b", re.I)
 _ON_SALE = re.compile(r"\b(on sale|sale|discounted|deals?|clearance)\b", re.I)
+_WHATS_ON = re.compile(r"\b(what is|whats|what's|anything|show me|any)\b.*\b(on sale|discounted|deals?|clearance)\b", re.I)
 # An English word rarer than this, not in the shop's texts, is read as a brand ("anker").
 _EVERYDAY = 1_000_000
 _SELLING = re.compile(r"\b(sell|sells|carry|stock|got any|have any|do you have|looking for|need|want)\b", re.I)
 _PRICE = re.compile(r"\b(how much|price|prices|cost|costs)\b", re.I)
+_SAYS_NO = re.compile(r"^\W*(no\b|not\b|we don'?t\b|we do not\b|sorry\b)", re.I)
 # A product question that is a pick: "anything cheaper?", "which tent for 3 people?".
 _PICKY = {"recommendation"}
 _PRODUCT_INTENTS = {"product_question", "recommendation"}
@@ -88,7 +90,7 @@ class Answers:
         """The plan for `message`. `probes`, when given, collects every threshold compared
         against and the score (calibration)."""
         focus, shown, earlier = conversation(index, history)
-        language = detect_language(message, ignore=index.spelling.known_to_shop)
+        language = detect_language(message, ignore=index.is_name_word)
         ctx = Context(
             index=index,
             customer_id=customer_id,
@@ -172,14 +174,24 @@ class Answers:
         thing_kinds = index.names.kinds_named(index.spelling.correct(request.words)) if request else set()
         kinds = thing_kinds or set(asked.kinds)
         unhappy = intent == "complaint" or (ctx.understanding is not None and ctx.understanding.sentiment == "negative")
-        wants = intent in _PRODUCT_INTENTS or bool(_SELLING.search(asked.text)) or bool(_PRICE.search(asked.text))
+        wants = (
+            intent in _PRODUCT_INTENTS
+            or bool(_SELLING.search(asked.text))
+            or bool(_PRICE.search(asked.text))
+            or (request is not None and request.bare)
+        )
         about_policy = bool(POLICY_TOPIC.search(asked.clean))
         if request is not None and not thing_kinds and wants and not unhappy and not about_policy:
             # A thing the shop has no kind of ("bedsheets"), unless its policies answer it
             # ("do you have a size chart?").
             policy = index.evidence.search(await ctx.query(asked), index.policy_units, k=1)
-            if best(policy) < ctx.thresholds.policy + 0.1:
+            about_thing = bool(policy) and any(mentions(policy[0].unit.indexed, head) for head in request.heads)
+            if best(policy) < ctx.thresholds.policy + 0.1 or not about_thing:
                 return not_sold(ctx, asked, request.thing)
+            answer = await answer_policy(ctx, asked)
+            if _SAYS_NO.search(answer.safe_answer or ""):
+                return replace(answer, outcome="not_sold")  # "No, we don't sell mattresses."
+            return answer
         if request is not None and thing_kinds and not unhappy and not about_policy:
             if brand := _other_brand(index, asked, request, thing_kinds):
                 # Another brand of a kind the shop has ("anker power banks"): its own are the alternatives.
@@ -196,7 +208,7 @@ class Answers:
                     return await answer_product(ctx, asked, of_kind)  # "what amounts do your gift cards come in?"
                 return await answer_pick(ctx, asked, request, kinds)
         if not unhappy and not about_policy and (
-            intent in _PICKY or asked.budget or asked.people or _ON_SALE.search(asked.clean)
+            intent in _PICKY or asked.budget or asked.people or (_ON_SALE.search(asked.clean) and _WHATS_ON.search(asked.clean))
         ):
             return await answer_pick(ctx, asked, request, set())
         continues = bool(ctx.earlier) and bool(CONTINUES.search(asked.text) or asked.refers_back)

@@ -39,6 +39,11 @@ class ShopIndex:
     product_units: dict[str, list[Unit]] = field(default_factory=dict)  # offered product id -> its units
     policy_units: list[Unit] = field(default_factory=list)
     variants: dict[str, str] = field(default_factory=dict)  # SKU -> variant label
+    # The words of product names and options: in the shop's language whatever the shopper's.
+    name_words: frozenset[str] = frozenset()
+
+    def is_name_word(self, word: str) -> bool:
+        return word in self.name_words
 
     @property
     def currency(self) -> str:
@@ -85,4 +90,9 @@ def build_index(shop: Shop, store: Store, encoder: SentenceEncoder | None) -> Sh
         product_units=by_product,
         policy_units=policies,
         variants={v.sku: v.label for p in shop.products for v in p.variants if v.sku and v.label},
+        name_words=frozenset(
+            w
+            for p in shop.products
+            for w in tokens(f"{p.title} {p.vendor} {' '.join(x for v in p.variants for x in v.options.values())}")
+        ),
     )
