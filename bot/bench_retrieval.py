@@ -1,10 +1,10 @@
-"""`shopbot bench retrieval`: how often the passages and products retrieved for a labelled
-question hold what its answer must say, for BM25, the MiniLM nearest neighbours and the two
-fused (what `serve` uses), side by side.
+"""`shopbot bench retrieval`: how often the evidence units found for a labelled question hold
+what its answer must say, ranked by the words alone, by meaning alone, and by both (what the
+answerers use), side by side.
 
-A question counts as found at k when every one of its `must` strings is in the top k passages
-or the top k products. Questions about one order are left out: orders are looked up, not
-retrieved.
+A question counts as found at k when its `must` strings and `amounts` are all in the top k
+units. Only answerable questions about products and policies are asked: orders are looked
+up, not searched, and the other kinds have nothing to find.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.bench_quality import Question
-from bot.knowledge.facts import passage_fact, product_fact
-from bot.knowledge.retrieval import Retriever
-from bot.knowledge.shop import Shop
+from bot.corpus import Question, states_amount
+from bot.knowledge.evidence import EvidenceIndex
+from bot.knowledge.retrieval import Query
 from bot.understanding.encoder import SentenceEncoder
 
-RANKINGS = ("bm25", "dense", "fused")
+RANKINGS = ("words", "meaning", "both")
+_ASKED = {"product", "yes_no", "policy", None}
 
 
 @dataclass(frozen=True)
@@ -35,30 +35,31 @@ class RetrievalFigures:
 
 
 def retrieval_figures(
-    shop: Shop,
+    index: EvidenceIndex,
     questions: Sequence[Question],
     encoder: SentenceEncoder,
     ks: Sequence[int] = (1, 3),
     show: Callable[[str], None] | None = None,
 ) -> RetrievalFigures:
-    retriever = Retriever(shop.passages, shop.offered, encoder)
-    currency = shop.profile.currency
-    asked = [q for q in questions if q.must and q.intent != "order_status"]
+    asked = [
+        q for q in questions if (q.must or q.amounts) and q.expect == "answer" and q.kind in _ASKED and not q.history
+    ]
     found = {(ranking, k): 0 for ranking in RANKINGS for k in ks}
     for question in asked:
-        text = " ".join([*(t.text for t in question.history if t.role == "user"), question.question])
-        query = retriever.query(text)
-        for ranking in RANKINGS:
-            passages, products = retriever.ranked(query, ranking, max(ks))
+        query = Query(question.question, encoder.encode([question.question])[0])
+        scored = index.search(query, k=len(index.units))
+        orders = {
+            "words": sorted(scored, key=lambda s: -s.words),
+            "meaning": sorted(scored, key=lambda s: -s.meaning),
+            "both": scored,
+        }
+        for ranking, ranked in orders.items():
             for k in ks:
-                said = " ".join(
-                    [
-                        *(passage_fact(p).text for p in passages[:k]),
-                        *(product_fact(p, currency, text).text for p in products[:k]),
-                    ]
+                said = " ".join(s.unit.indexed for s in ranked[:k])
+                hit = all(m.lower() in said.lower() for m in question.must) and all(
+                    states_amount(said, a) for a in question.amounts
                 )
-                hit = all(must.lower() in said.lower() for must in question.must)
                 found[ranking, k] += hit
-                if show and ranking == "fused" and k == ks[0] and not hit:
-                    show(f"missed at {k}: {question.question!r} -> {[p.heading for p in passages[:k]]}")
+                if show and ranking == "both" and k == ks[0] and not hit:
+                    show(f"missed at {k}: {question.question!r} -> {[s.unit.text[:60] for s in ranked[:k]]}")
     return RetrievalFigures(len(asked), found)

@@ -274,12 +274,13 @@ def _train_understanding(args: argparse.Namespace) -> None:
 
 
 def _import(folder: Path, *, strict: bool) -> int:
-    from bot.knowledge.retrieval import Retriever
+    from bot.knowledge.index import build_index
     from bot.knowledge.shop import load_shop
 
     shop = load_shop(folder)
-    Retriever(shop.passages, shop.offered)  # the index serving would build, built once to be sure it can be
+    index = build_index(shop, None, None)  # what serving builds (but the vectors), built once to be sure it can be
     print(shop.summary())
+    print(f"  evidence: {len(index.evidence.units)} units ({len(index.policy_units)} from policies and FAQ)")
     if not shop.products:
         return 2
     return 1 if strict and shop.problems else 0
@@ -453,9 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retrieval = bench_commands.add_parser(
         "retrieval",
-        help="recall@1 and @3 of BM25, MiniLM and the two fused, on a labelled question set",
-        description="For each labelled question (order questions left out), whether its `must` strings are "
-        "in the top passages and products of each ranking.",
+        help="recall@1 and @3 of the evidence units by words, by meaning and by both, on a labelled question set",
+        description="For each labelled product or policy question, whether its `must` strings and amounts are "
+        "in the top evidence units of each ranking.",
     )
     retrieval.add_argument("--store", type=Path, default=DEMO_SHOP, help="store folder (default: the demo shop)")
     retrieval.add_argument("--questions", type=Path, help="JSONL question set (default: questions.jsonl in the store)")
@@ -545,7 +546,6 @@ def main(argv: list[str] | None = None) -> int:
                 extra["llm"]["threads"] = args.threads
             settings = load_settings(**_merge(overrides, extra))
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
         if args.command == "calibrate":
             print(asyncio.run(_calibrate(settings, args.corpus, args.out)))
         elif args.command == "serve":
@@ -577,15 +577,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(report)
         elif args.command == "bench" and args.bench == "retrieval":
-            from bot.corpus import read_questions
             from bot.bench_retrieval import retrieval_figures
+            from bot.corpus import read_questions
+            from bot.knowledge.index import build_index
             from bot.knowledge.shop import load_shop
             from bot.understanding.encoder import SentenceEncoder
 
             shop = load_shop(args.store)
             questions_file = args.questions or args.store / "questions.jsonl"
+            encoder = SentenceEncoder.load()
+            index = build_index(shop, None, encoder)  # type: ignore[arg-type]
             figures = retrieval_figures(
-                shop, read_questions(questions_file), SentenceEncoder.load(), show=print if args.show else None
+                index.evidence, read_questions(questions_file), encoder, show=print if args.show else None
             )
             print(figures.table(f"{shop.profile.name} ({questions_file})", (1, 3)))
         elif args.command == "bench":

@@ -164,6 +164,7 @@ def parts(text: str) -> list[str]:
     """The questions in one message, in order ("how much is X and do you ship to Y?" -> two).
     A piece that asks nothing ("i'm in france") stays with the question before it."""
     pieces: list[str] = []
+    pieces_ask: list[bool] = []
     position = 0
     for match in [*_SPLIT.finditer(text), None]:
         end = match.start() if match else len(text)
@@ -175,8 +176,13 @@ def parts(text: str) -> list[str]:
         asks = ended_with_question or bool(_ASKS.search(piece))
         if pieces and not asks:
             pieces[-1] = f"{pieces[-1]} ({piece})"
+        elif pieces and not pieces_ask[-1]:
+            # "I prefer lightweight gear. Any tent suggestions?": what was said goes with the question.
+            pieces[-1] = f"{pieces[-1]}. {piece}"
+            pieces_ask[-1] = asks
         else:
             pieces.append(piece)
+            pieces_ask.append(asks)
     return pieces or [text]
 
 

@@ -12,6 +12,7 @@ from bot.answers.decline import decline
 from bot.answers.plan import best, plan, stated
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.evidence import Scored
+from bot.knowledge.text import stem
 
 # A message that continues the one before it rather than starting a topic of its own.
 CONTINUES = re.compile(r"^\W*(and|what about|how about|also|or|but|ok and|same for|and for|what if)\b", re.I)
@@ -44,7 +45,12 @@ def policy_plan(ctx: Context, asked: Asked, found: list[Scored], effects: Effect
     evidence = ctx.index.evidence
     top = found[0]
     units = [top.unit]
-    if top.unit.kind == "faq":
+    topic = [w for w in asked.content if stem(w) not in _META]
+    if len(topic) <= 1 and top.unit.kind == "policy" and top.unit.table is None:
+        # "What's your return policy?": the opening of the passage that answers best, not one
+        # sentence picked from the middle of it.
+        units = [u for u in evidence.of_passage(top.unit) if u.table is None][:_OPENING]
+    elif top.unit.kind == "faq":
         # A FAQ answer is short and all about its question: the whole of it.
         whole = evidence.of_passage(top.unit)
         if len(whole) <= _FAQ_SENTENCES and sum(len(u.text) for u in whole) <= _FAQ_CHARS:
@@ -76,9 +82,27 @@ def policy_plan(ctx: Context, asked: Asked, found: list[Scored], effects: Effect
         slots={"policy": text},
         key_facts=[],
         direct=False,
+        yes_no=asked.yes_no,
+        polarity=says(text) if asked.yes_no else None,
     )
 
 
+_SAYS_YES = re.compile(r"^\W*(yes\b|we do\b|we can\b|you can\b|sure\b)", re.I)
+_SAYS_NO = re.compile(r"^\W*(no\b|we don'?t\b|we do not\b|we can'?t\b|we cannot\b|you can'?t\b|not\b)", re.I)
+
+
+def says(text: str) -> str | None:
+    """ "yes" or "no" when the answer opens with one ("No, we don't price match"), else None."""
+    if _SAYS_NO.search(text):
+        return "no"
+    if _SAYS_YES.search(text):
+        return "yes"
+    return None
+
+
+# A broad question about a policy gets this many of its first sentences.
+_OPENING = 2
+_META = {stem(w) for w in ("policy", "policies", "info", "information", "details", "rules", "terms")}
 # A FAQ answer up to this long is given whole.
 _FAQ_SENTENCES = 3
 _FAQ_CHARS = 450

@@ -51,12 +51,19 @@ _MY_ORDER = re.compile(
     re.I,
 )
 _OR_BETWEEN = re.compile(r"\b(or|vs\.?|versus|and)\b", re.I)
+# "a tent for the three of us, and a stove": two things asked for in one request.
+_ALSO = re.compile(r",?\s+(?:and|plus|&)\s+(?:also\s+)?(?=(?:a|an|some|the)\s)", re.I)
 _ON_SALE = re.compile(r"\b(on sale|sale|discounted|deals?|clearance)\b", re.I)
 _WHATS_ON = re.compile(r"\b(what is|whats|what's|anything|show me|any)\b.*\b(on sale|discounted|deals?|clearance)\b", re.I)
+# A sentiment score at or below this is an upset shopper (the scale runs -1 .. 1).
+_UNHAPPY = -0.5
 # An English word rarer than this, not in the shop's texts, is read as a brand ("anker").
 _EVERYDAY = 1_000_000
 _SELLING = re.compile(r"\b(sell|sells|carry|stock|got any|have any|do you have|looking for|need|want)\b", re.I)
 _PRICE = re.compile(r"\b(how much|price|prices|cost|costs)\b", re.I)
+_YES_NO_START = re.compile(
+    r"^\W*(?:(?:hi|hey|hello|ok|so|and|but)[,!.]?\s+)*(?:is|are|does|do|did|can|could|will|would|has|have|should)\b", re.I
+)
 _SAYS_NO = re.compile(r"^\W*(no\b|not\b|we don'?t\b|we do not\b|sorry\b)", re.I)
 # A product question that is a pick: "anything cheaper?", "which tent for 3 people?".
 _PICKY = {"recommendation"}
@@ -169,11 +176,11 @@ class Answers:
             return await answer_product(ctx, asked, referred(ctx, asked))
         if ctx.earlier and CONTINUES.search(asked.text) and POLICY_TOPIC.search(ctx.read(ctx.earlier[0]).clean):
             return await answer_policy(ctx, asked)  # "and on gloves?" after "the warranty on helmets?"
-        request = read_request(asked.text)
+        request = _corrected(index, read_request(asked.text))
         # The kinds the thing asked for names come first: "a tube for a 700x28c tyre" is a tube.
-        thing_kinds = index.names.kinds_named(index.spelling.correct(request.words)) if request else set()
+        thing_kinds = index.names.kinds_named(request.words) if request else set()
         kinds = thing_kinds or set(asked.kinds)
-        unhappy = intent == "complaint" or (ctx.understanding is not None and ctx.understanding.sentiment == "negative")
+        unhappy = _unhappy(ctx.understanding)
         wants = (
             intent in _PRODUCT_INTENTS
             or bool(_SELLING.search(asked.text))
@@ -192,6 +199,14 @@ class Answers:
             if _SAYS_NO.search(answer.safe_answer or ""):
                 return replace(answer, outcome="not_sold")  # "No, we don't sell mattresses."
             return answer
+        things = [t for t in _ALSO.split(asked.text) if t.strip()]
+        if len(things) > 1 and not unhappy and all(index.names.kinds_named(ctx.read(t).words) for t in things):
+            # "a tent for me and my two kids, and a stove": a pick for each.
+            picks = []
+            for thing in things:
+                part = ctx.read(thing)
+                picks.append(await answer_pick(ctx, part, read_request(thing), index.names.kinds_named(part.words)))
+            return _together(picks)
         if request is not None and thing_kinds and not unhappy and not about_policy:
             if brand := _other_brand(index, asked, request, thing_kinds):
                 # Another brand of a kind the shop has ("anker power banks"): its own are the alternatives.
@@ -239,6 +254,22 @@ def _other_brand(index: ShopIndex, asked: Asked, request: Request, kinds: set[st
         if english.get(word, 0) < _EVERYDAY or (typed[:1].isupper() and typed != asked.text.strip()[: len(typed)]):
             return request.thing
     return None
+
+
+def _unhappy(understanding: Understanding | None) -> bool:
+    """A complaint, or a message clearly upset: it gets how to reach a person, and no pick."""
+    return understanding is not None and (
+        understanding.intent == "complaint" or understanding.sentiment_score <= _UNHAPPY
+    )
+
+
+def _corrected(index: ShopIndex, request: Request | None) -> Request | None:
+    """The request with its words spelled as the shop spells them ("waterprof jackts")."""
+    if request is None:
+        return None
+    words = index.spelling.correct(request.words)
+    heads = index.spelling.correct(request.heads)
+    return replace(request, thing=" ".join(words) or request.thing, words=words, heads=heads)
 
 
 def _known(index: ShopIndex, words: Sequence[str]) -> bool:
@@ -293,13 +324,12 @@ async def _finish(ctx: Context, grounding: Grounding) -> Grounding:
     tastes = stated_preferences(ctx.message)
     if tastes:
         grounding = replace(grounding, effects=replace(grounding.effects, tastes=tastes))
-    understanding = ctx.understanding
-    unhappy = understanding is not None and (
-        understanding.intent == "complaint" or understanding.sentiment == "negative"
-    )
-    if unhappy and grounding.outcome not in ("small_talk", "out_of_scope") and ctx.language == "en":
+    if _unhappy(ctx.understanding) and grounding.outcome not in ("small_talk", "out_of_scope") and ctx.language == "en":
         grounding = with_contact(grounding, ctx.index.shop.profile)
-    return replace(grounding, language=ctx.language)
+    # A yes/no question's reply may not open with a yes or no its evidence does not give (the
+    # checker holds it to `polarity`), whichever answerer made it.
+    asked_yes_no = grounding.yes_no or bool(_YES_NO_START.search(ctx.message))
+    return replace(grounding, language=ctx.language, yes_no=asked_yes_no)
 
 
 def products_of(grounding: Grounding, catalog: Sequence[Product]) -> list[Product]:

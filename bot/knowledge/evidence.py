@@ -28,7 +28,7 @@ from bot.guard import strip_instructions
 from bot.knowledge.catalog import Product, Variant
 from bot.knowledge.passages import Passage, plain
 from bot.knowledge.retrieval import Query, expand
-from bot.knowledge.tables import Table, blocks, tokens
+from bot.knowledge.tables import Table, blocks
 from bot.knowledge.text import sentences, stems
 from bot.messages import Source
 from bot.understanding.encoder import SentenceEncoder, Vectors
@@ -53,10 +53,11 @@ class Unit:
     table: Table | None = None
     found_by: str = ""  # more words it is found by (the clause naming a table row)
     key: frozenset[str] = frozenset()  # a table row's first cell, as stems: what the row is about
+    topic: str = ""  # the policy file it is from ("shipping"): what its heading is part of
 
     @property
     def indexed(self) -> str:
-        return f"{self.about}: {self.text} {self.found_by}".strip()
+        return f"{self.topic} {self.about}: {self.text} {self.found_by}".strip()
 
 
 @dataclass(frozen=True)
@@ -114,18 +115,19 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
     """Each sentence and table row of the policies and FAQ, with its heading."""
     prose = [strip_instructions(b) for p in passages for b in blocks(p.text) if isinstance(b, str)]
     clauses = [c.strip() for text in prose for c in _CLAUSE.split(_WRAP.sub(" ", text)) if c.strip()]
-    clause_tokens = [tokens(c) for c in clauses]
+    clause_tokens = [stems(c) for c in clauses]
     units: list[Unit] = []
     for passage in passages:
         source = Source(title=passage.heading, ref=passage.ref)
         kind: UnitKind = "faq" if passage.file == "faq.md" else "policy"
+        topic = "" if kind == "faq" else passage.file.rsplit("/", 1)[-1].removesuffix(".md").replace("-", " ").replace("_", " ")
         for block in blocks(passage.text):
             if isinstance(block, Table):
                 for row in block.rows:
                     sentence = block.sentence(row)
                     if not sentence:
                         continue
-                    key = tokens(row[0]) if row[0] else set()
+                    key = stems(row[0]) if row[0] else set()
                     # A clause elsewhere that names this row's key ("Zone 1: Austria, ...").
                     naming = [
                         clauses[i]
@@ -142,11 +144,12 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
                             table=block,
                             found_by=" ".join(naming[:2]),
                             key=frozenset(stems(row[0])),
+                            topic=topic,
                         )
                     )
             else:
                 units += [
-                    Unit(s, passage.heading, kind, source, passage=passage)
+                    Unit(s, passage.heading, kind, source, passage=passage, topic=topic)
                     for s in _merged(sentences(plain(strip_instructions(block))))
                 ]
     return units

@@ -29,6 +29,9 @@ _NOT_KINDS = {"set", "pack", "kit", "edition", "collection", "bundle", "mini", "
 # not say its kind) to name the product; the second product of a comparison, less.
 _COVERAGE = 0.5
 _LOOSE_COVERAGE = 0.25
+# A title with a name of its own ("Squall": on no other title, no everyday word) is named by it,
+# or by most of the title; a brand on many titles ("Lumenfox") may be left out.
+_EVERYDAY_COVERAGE = 0.75
 # A message that asks for another kind of thing must use this much of a title to name it.
 _OTHER_KIND_COVERAGE = 0.75
 # Titles whose best score is within this share of the best are named together (ambiguous).
@@ -225,6 +228,9 @@ class CatalogNames:
             )
             if coverage < least and not telling:
                 continue
+            own_names = [w for w in names if w.isalpha() and not self._common(w) and self._frequency[w] == 1]
+            if coverage < _EVERYDAY_COVERAGE and own_names and not set(own_names) & set(matched):
+                continue  # "waterproof jackets" names no "Squall Waterproof Jacket": "Squall" is its name
             score = sum(self._weight[w] for w in matched) + coverage
             matches.append(Named(product, score, coverage, frozenset(matched.values())))
         return matches

@@ -45,13 +45,16 @@ def stems(text: str, *, keep_stopwords: bool = False) -> set[str]:
 
 
 _LIST_MARKER = re.compile(r"^[ \t]*(?:[-*•]|\d{1,2}[.)])[ \t]+", re.M)
+# A line break inside a paragraph is only wrapping (Markdown written at 80 columns); one before a
+# list item, a table row or a blank line ends something.
+_WRAP = re.compile(r"(?<=\S)[ \t]*\n(?![ \t]*(?:[-*•|]|\d{1,2}[.)]|\n))[ \t]*")
 
 
 def sentences(text: str) -> list[str]:
     """A text's sentences and list items ("1. Write to us" is one), whitespace made single
     spaces, list markers gone."""
     found: list[str] = []
-    for part in _SENTENCE_END.split(_LIST_MARKER.sub("\n", text)):
+    for part in _SENTENCE_END.split(_LIST_MARKER.sub("\n", _WRAP.sub(" ", text))):
         line = " ".join(part.split()).strip()
         if not line:
             continue
