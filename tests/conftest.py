@@ -17,7 +17,8 @@ from bot.metrics import Metrics
 from bot.redis_server import EmbeddedRedis
 from bot.settings import EngineSettings
 from bot.store import Store, connect
-from bot.understanding import Understander
+from bot.understanding import Understander, heads_layer
+from bot.understanding.encoder import SentenceEncoder
 from tests.tiny_model import build_tiny_model
 
 
@@ -50,9 +51,16 @@ async def store(redis: Redis) -> Store:
 
 
 @pytest.fixture(scope="session")
-def understander() -> Understander:
-    """The shipped intent and sentiment heads over the packaged encoder, loaded once."""
-    return Understander.load()
+def encoder() -> SentenceEncoder:
+    """The packaged sentence encoder as `serve` loads it: all six layers for the evidence, the
+    heads' layer kept too (one pass serves both)."""
+    return SentenceEncoder.load(keep=(heads_layer(),))
+
+
+@pytest.fixture(scope="session")
+def understander(encoder: SentenceEncoder) -> Understander:
+    """The shipped intent and sentiment heads over the shared encoder, loaded once."""
+    return Understander.load(shared=encoder)
 
 
 @pytest.fixture(scope="session")

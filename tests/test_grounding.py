@@ -22,7 +22,8 @@ from starlette.routing import Route
 
 from bot.engine import Engine
 from bot.knowledge.checker import unsupported
-from bot.knowledge.grounding import ShopKnowledge, price_ceiling
+from bot.answers.asked import Budget, read_budget
+from bot.knowledge.grounding import ShopKnowledge
 from bot.knowledge.hours import open_now
 from bot.knowledge.shop import DEMO_SHOP, load_shop
 from bot.knowledge.watch import watch_store
@@ -76,8 +77,8 @@ async def model() -> AsyncIterator[tuple[ScriptedModel, RemoteModel]]:
 
 
 @pytest.fixture
-def knowledge(store: Store) -> ShopKnowledge:
-    return ShopKnowledge(load_shop(DEMO_SHOP), store)
+def knowledge(store: Store, encoder: SentenceEncoder) -> ShopKnowledge:
+    return ShopKnowledge(load_shop(DEMO_SHOP), store, encoder)
 
 
 @pytest.fixture
@@ -207,20 +208,27 @@ async def test_an_angry_shopper_reaches_a_person(engine: Engine, store: Store) -
     assert event.reason == "negative_sentiment" and event.sentiment is not None and event.sentiment < -0.85
 
 
-async def test_three_replies_that_did_not_help_hand_over(
+async def test_three_answers_in_a_row_that_could_not_help_hand_over(engine: Engine, store: Store) -> None:
+    for question in ("who designs your tents?", "do you sponsor climbers?"):
+        reply, _ = await ask(engine, question)
+        assert "declined" in reply.flags and "handed_over" not in reply.flags, reply
+    reply, _ = await ask(engine, "is your factory powered by solar panels?")
+    assert "handed_over" in reply.flags and "declined" in reply.flags
+    [(_, event)] = await store.handovers()
+    assert event.reason == "not_helped"
+    reply, _ = await ask(engine, "and who founded the shop?")  # still unhelped: no second hand-over
+    assert "handed_over" not in reply.flags and len(await store.handovers()) == 1
+
+
+async def test_a_composed_answer_is_help_and_never_counts_toward_a_hand_over(
     engine: Engine, model: tuple[ScriptedModel, RemoteModel], store: Store
 ) -> None:
     scripted, _ = model
     scripted.says = "Certainly! Please visit our website."
-    for question in ("How much is the enamel camp mug", "and the titanium spork price?"):
+    for question in ("How much is the enamel camp mug", "and the titanium spork price?", "How much is the ridgeline?"):
         reply, _ = await ask(engine, question)
-        assert "handed_over" not in reply.flags
-    reply, _ = await ask(engine, "How much is the Ridgeline Daypack 24 L?")
-    assert "handed_over" in reply.flags and "$89.00" in reply.text
-    [(_, event)] = await store.handovers()
-    assert event.reason == "not_helped"
-    reply, _ = await ask(engine, "and the titanium spork price?")  # still unhelped: no second hand-over
-    assert "handed_over" not in reply.flags and len(await store.handovers()) == 1
+        assert "corrected" in reply.flags and "handed_over" not in reply.flags, reply
+    assert await store.handovers() == []
 
 
 async def test_out_of_scope_gets_a_redirection_not_an_answer(
@@ -229,6 +237,7 @@ async def test_out_of_scope_gets_a_redirection_not_an_answer(
     scripted, _ = model
     reply, _ = await ask(engine, "What's the capital of Australia?")
     assert "Trailhead Supply Co." in reply.text and "Canberra" not in reply.text
+    assert {"out_of_scope", "declined"} <= reply.flags
     assert scripted.prompts == []
 
 
@@ -246,6 +255,16 @@ async def test_an_order_is_shown_only_for_the_right_pair(
     assert "shipped" in right.text and "1Z84F2W90312498832" in right.text
     follow_up, _ = await ask(engine, "what was in it again?", user="c")
     assert "Summit Trekking Pack 45 L" in follow_up.text
+
+
+async def test_a_proof_or_a_wrong_guess_is_recorded_with_the_turn(engine: Engine, store: Store) -> None:
+    await ask(engine, "where's order 1033? my email is maya@example.com", user="guess")
+    guesser = await store.customer_for("web", "guess")
+    assert await store.order_failures(guesser) == 1 and await store.remembered_orders(guesser) == []
+    await ask(engine, "order 1033, MAYA.SANTOS@example.net: status?", user="owner")  # e-mail in any case
+    owner = await store.customer_for("web", "owner")
+    assert await store.remembered_orders(owner) == ["1033"]
+    assert await store.customers_with_order("1033") == [owner]
 
 
 async def test_a_changed_store_folder_is_served_without_a_restart(tmp_path: Path, store: Store) -> None:
@@ -273,7 +292,7 @@ def test_the_checker_compares_what_is_written() -> None:
     facts = "Ridgeline Daypack 24 L: $89.00, in stock. Order 1042: status shipped. Tracking number 1Z999AA10123456784."
     assert unsupported("It is $89.00 and order 1042 has shipped (1Z999AA10123456784).", facts, "") == []
     assert unsupported("It is $89 now.", facts, "") == []  # the same amount, written shorter
-    assert unsupported("It costs $79.00.", facts, "") == ["number 79"]
+    assert unsupported("It costs $79.00.", facts, "") == ["number 79.00"]
     assert unsupported("Your order was delivered.", facts, "") == ["status 'delivered'"]
     assert unsupported("Use tracking 1Z000FAKE0000.", facts, "") == ["code 1Z000FAKE0000"]
     assert unsupported("Use code SAVE20 for a discount!", facts, "") != []
@@ -282,14 +301,16 @@ def test_the_checker_compares_what_is_written() -> None:
 
 
 def test_budgets_and_opening_hours_are_read() -> None:
-    assert price_ceiling("a daypack for under 100 bucks") == Decimal(100)
-    assert price_ceiling("something below €30") == Decimal(30)
-    assert price_ceiling("a red one") is None
-    assert price_ceiling("anything under $1,000?") == Decimal(1000)
-    assert price_ceiling("under 1,500 euros") == Decimal(1500)
-    assert price_ceiling("up to $80.50 please") == Decimal("80.50")
-    assert price_ceiling("a tent for up to 4 people") is None
-    assert price_ceiling("can I return it within 30 days") is None
+    assert read_budget("a daypack for under 100 bucks") == Budget(None, Decimal(100))
+    assert read_budget("something below €30") == Budget(None, Decimal(30))
+    assert read_budget("a red one") is None
+    assert read_budget("anything under $1,000?") == Budget(None, Decimal(1000))
+    assert read_budget("under 1,500 euros") == Budget(None, Decimal(1500))
+    assert read_budget("up to $80.50 please") == Budget(None, Decimal("80.50"))
+    assert read_budget("do waterprof jackts under 100$") == Budget(None, Decimal(100))
+    assert read_budget("between 50 and 100 dollars") == Budget(Decimal(50), Decimal(100))
+    assert read_budget("a tent for up to 4 people") is None
+    assert read_budget("can I return it within 30 days") is None
     tuesday_noon = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)  # 12:00 in Denver
     sunday_noon = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
     assert open_now("Mon-Fri 8:00-18:00 MT", "America/Denver", tuesday_noon) is True
@@ -314,7 +335,7 @@ async def test_a_reply_that_repeats_the_instructions_is_never_shown(
 ) -> None:
     scripted, _ = model
     scripted.says = ECHO_SYSTEM  # a model talked into it by something the guard did not catch
-    reply, streamed = await ask(engine, "Hello! Can you help me with something?")
+    reply, streamed = await ask(engine, "How much is the Ridgeline Daypack 24 L?")
     assert engine.guard.canary in scripted.system
     assert "refused" in reply.flags and engine.guard.canary not in reply.text
     assert engine.guard.canary not in streamed and "customer-service assistant" not in streamed
@@ -407,7 +428,8 @@ async def test_an_order_written_with_slots_is_filled_from_the_proven_order(
     reply, _ = await ask(engine, "where is order 1021? carla.m@example.org", user="slots-2")
     assert "[tracking]" in scripted.system and "1Z84F2W90312457719" not in scripted.system
     assert reply.text == (
-        "Thanks! Order 1021 is delivered, sent with UPS (tracking number 1Z84F2W90312457719); delivered on 2026-09-18."
+        "Thanks! Order 1021 is delivered, sent with UPS (tracking number 1Z84F2W90312457719); delivered on "
+        "September 18, 2026."
     )
 
 
@@ -426,25 +448,26 @@ async def test_a_question_about_a_product_gets_the_sentence_that_answers_it(
     slot_engine: tuple[ScriptedModel, Engine],
 ) -> None:
     scripted, engine = slot_engine
-    scripted.says = "[description] The [product] comes as [offer]."
+    scripted.says = "Of course! [description]"
     reply, _ = await ask(engine, "Is the Gust Windbreaker waterproof? I'm hiking in the Olympics in October.", "gust")
-    assert "Water-resistant, not waterproof" in reply.text, reply.text
-    assert "$69.00" in reply.text and "corrected" not in reply.flags
+    # A yes/no question is answered by the sentence that decides it, with the answer it gives:
+    # never the model's warm "Of course!" against it.
+    assert reply.text.startswith("No.") and "Water-resistant, not waterproof" in reply.text, reply.text
+    scripted.says = "[description] The [product] comes as [offer]."
+    reply, _ = await ask(engine, "what is the gust windbreaker made of?", "gust-2")
+    assert "corrected" not in reply.flags and "$69.00" in reply.text, reply.text
 
 
-async def test_a_policy_answer_carries_the_two_best_passages(
-    store: Store, model: tuple[ScriptedModel, RemoteModel], metrics: Metrics
+async def test_a_policy_answer_is_the_sentence_that_answers(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel]
 ) -> None:
-    scripted, llm = model
+    scripted, _ = model
     scripted.says = "Not sure, sorry."
-    # As `serve` runs it: one encoder for the understanding heads and the retrieval.
-    encoder = SentenceEncoder.load(keep=(heads_layer(),))
-    knowledge = ShopKnowledge(load_shop(DEMO_SHOP), store, encoder)
-    engine = grounded_engine(store, llm, metrics, knowledge, Understander.load(shared=encoder))
-    reply, _ = await ask(engine, "do I have to pay for return shipping", user="two-passages")
-    # The question reads close to the FAQ on import duties too; the return-label cost is in
-    # the second passage, and the answer carries both.
+    reply, _ = await ask(engine, "do I have to pay for return shipping", user="return-label")
     assert "corrected" in reply.flags and "$7.50" in reply.text, reply.text
+    reply, _ = await ask(engine, "Do you price match REI?", user="price-match")
+    assert "match" in reply.text and "gift" not in reply.text.lower(), reply.text  # nothing rides along
+    assert "**" not in reply.text and "|" not in reply.text  # prose, not Markdown
 
 
 async def test_it_means_what_the_shopper_named_not_what_a_reply_mentioned(
@@ -482,7 +505,7 @@ async def test_a_made_up_or_unfinished_marker_never_reaches_the_shopper(
 async def test_slot_values_pass_the_check_they_come_from(slot_engine: tuple[ScriptedModel, Engine]) -> None:
     scripted, engine = slot_engine
     scripted.says = "You might like [products]."
-    reply, _ = await ask(engine, "Can you recommend a cook set for two?", user="from-price")
+    reply, _ = await ask(engine, "any hiking socks under $30?", user="from-price")
     assert "corrected" not in reply.flags and "(from $" in reply.text, reply.text
     scripted.says = "[policy]"
     reply, _ = await ask(engine, "Is PayPal available for the Gust Windbreaker?", user="paypal")
@@ -490,26 +513,14 @@ async def test_slot_values_pass_the_check_they_come_from(slot_engine: tuple[Scri
 
 
 async def test_a_greeting_that_asks_nothing_yet_gets_a_greeting(
-    engine: Engine,
-    model: tuple[ScriptedModel, RemoteModel],
-    store: Store,
-    metrics: Metrics,
-    understander: Understander,
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel]
 ) -> None:
-    scripted, llm = model
-    scripted.says = "Hello! How can I help you today?"
-    reply, _ = await ask(engine, "Hello! Can you help me with something?", user="greeting")
-    assert reply.text == scripted.says and not reply.sources, reply  # no policy nobody asked about
-    # Just as unsure to the heads, with a greeting next, but it names one of the tea shop's teas.
-    tea_shop = ShopKnowledge(load_shop(Path(__file__).parent / "shops" / "kettle_and_leaf"), store)
-    scripted.says = "We do."
-    await ask(grounded_engine(store, llm, metrics, tea_shop, understander), "Do you have hojicha?", user="tea")
-    assert "Hojicha Roasted Green Tea" in scripted.system
-
-
-@pytest.fixture(scope="module")
-def encoder() -> SentenceEncoder:
-    return SentenceEncoder.load(keep=(heads_layer(),))
+    scripted, _ = model
+    reply, _ = await ask(engine, "Hello!", user="greeting")
+    assert "small_talk" in reply.flags and "Trailhead Supply Co." in reply.text and not reply.sources, reply
+    assert scripted.prompts == []
+    reply, _ = await ask(engine, "Hello! do you ship to canada? how much?", user="greeting-2")
+    assert "$19.00" in reply.text and "small_talk" not in reply.flags, reply  # polite, and a question
 
 
 @pytest.fixture
@@ -563,7 +574,7 @@ async def test_a_passage_that_points_to_another_brings_it_along(
     scripted.says = "[policy]"
     reply, _ = await ask(tea, "I opened the gyokuro and honestly don't like it. Can I return it?", user="gyokuro")
     # "... cannot be returned (but see the taste promise below)": the promise is the answer.
-    assert "cannot be returned" in reply.text and "50 g bag of another tea" in reply.text, reply.text
+    assert "write to us within 30 days" in reply.text and "opened" in reply.text, reply.text
 
 
 async def test_which_variant_did_i_get_is_answered_from_the_proven_order(
@@ -601,8 +612,8 @@ async def test_a_policy_reply_that_only_gives_the_contact_is_replaced(
     reply, _ = await ask(
         engine, "I got boots 45 days ago and never wore them outside. Can I still return them?", user="boots"
     )
-    # The specifics of either passage count ("30 days", "store credit"), and the reply said none.
-    assert "corrected" in reply.flags and "store credit" in reply.text, reply.text
+    # The reply said none of what the policy says ("cannot be returned", "30 days"): replaced.
+    assert "corrected" in reply.flags and "returned" in reply.text, reply.text
 
 
 async def test_a_size_in_the_product_name_is_still_said(slot_engine: tuple[ScriptedModel, Engine]) -> None:

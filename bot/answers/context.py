@@ -46,6 +46,10 @@ class Context:
         return read(text, self.index.spelling, self.index.names)
 
     probes: list[tuple[str, float]] | None = None  # calibration: every threshold compared against
+    # What the shopper said they like ("lightweight gear"), newest first, and the ids of the
+    # products they asked about, most asked first (their profile in Redis).
+    preferences: list[str] = field(default_factory=list)
+    interests: list[str] = field(default_factory=list)
 
     async def query(self, asked: Asked, extra: str = "") -> Query:
         """The question as a query: as typed when nothing was corrected (the understanding's

@@ -23,6 +23,12 @@ NOT_FOUND = (
 ASK_FOR_BOTH = (
     "I can check that for you: please send me the order number together with the e-mail address it was placed with."
 )
+# "Where is my order?", "has it shipped?", "what's the status?": the tracking number is the answer.
+_WHEREABOUTS = re.compile(
+    r"\bwhere('s| is| are)\b|\btrack(ing)?\b|\bget here\b|\barriv(e|es|ing|al)\b|\bon (its|the) way\b|\bshipped\b|"
+    r"\bstatus\b|\bupdate\b|\bhappen(ed|ing)?\b|\bwhen (will|does|do|should|is)\b[^.!?]*\b(come|deliver(ed)?|ship(ped)?|be here)\b",
+    re.I,
+)
 _RETURNS = re.compile(r"\b(return|refund|send (it |them )?back|exchange)", re.I)
 
 
@@ -32,8 +38,8 @@ def order_plan(ctx: Context, asked: Asked, order: Order, effects: Effects) -> Gr
     said = fill(order_reply(slots), slots)[0]
     fact = order_fact(order, index.currency, index.variants, index.locale)
     grounding = plan([said], extra_facts=[fact], slots=slots, key_facts=[order.order_id], effects=effects)
-    # A shipped order's answer is its tracking number (unless the question is about sending it back).
-    if order.tracking and "tracking" in slots and not _RETURNS.search(asked.text):
+    # Where a shipped order is: its tracking number is the answer ("what was in it?" needs none).
+    if order.tracking and "tracking" in slots and _WHEREABOUTS.search(asked.text) and not _RETURNS.search(asked.text):
         return replace(grounding, required=[order.tracking])
     return grounding
 

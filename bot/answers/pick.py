@@ -168,8 +168,14 @@ async def answer_pick(ctx: Context, asked: Asked, request: Request | None, kinds
         ranked_closest = await _ranked(ctx, asked, closest) if closest else []
         return not_sold(ctx, asked, what, [p for p, _ in ranked_closest[:2]])
     ranked = await _ranked(ctx, asked, fit)
-    best_score = ranked[0][1]
-    picks = [p for p, score in ranked[:3] if score >= best_score - _RELEVANCE_GAP]
+    if not kinds and ctx.interests:
+        # A returning shopper's kinds first (not the very products: they know those already).
+        liked = [p for p in index.shop.offered if p.id in set(ctx.interests)]
+        liked_kinds = {k for p in liked for k in index.names.kinds_of(p)}
+        ranked = [r for r in ranked if r[0] not in liked] or ranked
+        ranked.sort(key=lambda r: not (index.names.kinds_of(r[0]) & liked_kinds))  # stable: relevance within
+    best_score = max(score for _, score in ranked[:1])
+    picks = [p for p, score in ranked[:3] if score >= best_score - _RELEVANCE_GAP or not kinds and ctx.interests]
     listed = recommended(picks, index.currency, index.locale)
     said = f"Here is what I'd suggest: {listed}."
     units = [index.product_units[p.id][0] for p in picks]
@@ -188,7 +194,8 @@ async def _ranked(ctx: Context, asked: Asked, products: Sequence[Product]) -> li
     """Best match first: how close the request is in meaning to the closest sentence of each
     product (its offer, a detail), then cheaper first."""
     index = ctx.index
-    query = await ctx.query(asked)
+    # What the shopper said they like shapes the ranking ("I prefer lightweight gear").
+    query = await ctx.query(asked, extra=" ".join(ctx.preferences[:3])) if ctx.preferences else await ctx.query(asked)
     scores = {}
     for product in products:
         found = index.evidence.search(query, index.product_units[product.id], k=1)

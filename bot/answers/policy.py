@@ -12,7 +12,7 @@ from bot.answers.decline import decline
 from bot.answers.plan import best, plan, stated
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.evidence import Scored
-from bot.knowledge.text import stem
+from bot.knowledge.text import STOPWORDS, stem
 
 # A message that continues the one before it rather than starting a topic of its own.
 CONTINUES = re.compile(r"^\W*(and|what about|how about|also|or|but|ok and|same for|and for|what if)\b", re.I)
@@ -50,6 +50,11 @@ def policy_plan(ctx: Context, asked: Asked, found: list[Scored], effects: Effect
         # "What's your return policy?": the opening of the passage that answers best, not one
         # sentence picked from the middle of it.
         units = [u for u in evidence.of_passage(top.unit) if u.table is None][:_OPENING]
+    elif top.unit.kind == "policy" and top.unit.table is None and _same_passage(found[:3], top) >= 2:
+        # Two of the best three from one short passage: the passage is the answer ("do I pay for
+        # return shipping?": the US label, its cost, and who pays from abroad).
+        whole = [u for u in evidence.of_passage(top.unit) if u.table is None]
+        units = whole if len(whole) <= _PASSAGE_SENTENCES else units
     elif top.unit.kind == "faq":
         # A FAQ answer is short and all about its question: the whole of it.
         whole = evidence.of_passage(top.unit)
@@ -73,6 +78,14 @@ def policy_plan(ctx: Context, asked: Asked, found: list[Scored], effects: Effect
             if neighbour not in units and neighbour.table is None and missing & evidence.terms(neighbour.text):
                 units.append(neighbour)
                 break
+    # A sentence that points to another section ("... cannot be returned (but see the taste
+    # promise below)") brings that section's opening along: it is the rest of the answer.
+    for unit in list(units):
+        for passage, pattern in ctx.index.pointers:
+            if passage is not unit.passage and pattern.search(unit.text):
+                opening = next((u for u in evidence.units if u.passage is passage), None)
+                if opening is not None and opening not in units:
+                    units.append(opening)
     ordered = [u for u in evidence.units if u in units] if len(units) > 1 else units
     text = " ".join(stated(u, asked.words).rstrip(".") + "." for u in ordered)
     return plan(
@@ -80,11 +93,26 @@ def policy_plan(ctx: Context, asked: Asked, found: list[Scored], effects: Effect
         ordered,
         effects=effects,
         slots={"policy": text},
-        key_facts=[],
+        key_facts=specifics(text, asked.text),
         direct=False,
         yes_no=asked.yes_no,
         polarity=says(text) if asked.yes_no else None,
     )
+
+
+_SPECIFIC = re.compile(r"\d+(?:[.,]\d+)?%?|(?<=[a-z,;:] )[A-Z][A-Za-z]{2,}")
+
+
+def specifics(text: str, question: str, most: int = 8) -> list[str]:
+    """What a reply must say at least one of to have given this answer: its figures and names
+    ("30", "$7.50", "PayPal"); when it has none, its rarest words. A reply that says none of them
+    talked around the question ("Happy to help!")."""
+    asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
+    found = [s for s in _SPECIFIC.findall(text[:500]) if s.lower() not in asked][:most]
+    if found:
+        return found
+    words = [w for w in re.findall(r"[A-Za-z]{5,}", text) if w.lower() not in asked and w.lower() not in STOPWORDS]
+    return words[:most]
 
 
 _SAYS_YES = re.compile(r"^\W*(yes\b|we do\b|we can\b|you can\b|sure\b)", re.I)
@@ -103,6 +131,14 @@ def says(text: str) -> str | None:
 # A broad question about a policy gets this many of its first sentences.
 _OPENING = 2
 _META = {stem(w) for w in ("policy", "policies", "info", "information", "details", "rules", "terms")}
+# A passage this short is given whole when it holds the answer twice over.
+_PASSAGE_SENTENCES = 5
+
+
+def _same_passage(found: list[Scored], top: Scored) -> int:
+    return sum(f.unit.passage is top.unit.passage and f.score >= top.score - 0.25 for f in found)
+
+
 # A FAQ answer up to this long is given whole.
 _FAQ_SENTENCES = 3
 _FAQ_CHARS = 450

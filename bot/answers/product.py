@@ -14,6 +14,7 @@ from bot.answers.plan import best, plan, stated
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.catalog import Product
 from bot.knowledge.evidence import Scored
+from bot.knowledge.facts import money
 from bot.knowledge.text import stem, tokens
 
 # Words that ask for price or stock; what is left of a question after them (and the product's
@@ -32,6 +33,8 @@ _PRICE_OR_STOCK = re.compile(
     r"come in (?:what|which|other|any|different)|have (?:it|them|one|this|that) in)\b",
     re.I,
 )
+# The yes/no question ends where its clause does: "Is it waterproof? I'm hiking in October."
+_QUESTION_CLAUSE = re.compile(r"[?.!]\s")
 # Questions about a product that a policy may answer better than its description.
 POLICY_TOPIC = re.compile(
     r"\b(warrant\w*|guarantee\w*|return\w*|refund\w*|exchang\w*|ship\w*|deliver\w*|postage|customs|dut(?:y|ies)|"
@@ -103,12 +106,13 @@ async def answer_product(ctx: Context, asked: Asked, products: list[Product]) ->
         in_stock = all(v.in_stock for v in (variants or product.variants))
         yes = ("yes" if in_stock else "no") if asked.yes_no and variants else None
         opener = {"yes": "Yes. ", "no": "Sorry, no. "}.get(yes or "", "")
+        prices = sorted({money(v.price, index.currency, index.locale) for v in (variants or product.variants)})
         return plan(
             [opener + said],
             chosen,
             effects=effects,
             slots={"product": product.title, "offer": index.offer_phrase(product, variants or None)},
-            key_facts=[product.title],
+            key_facts=[product.title, *prices],
             notices=[said],
             polarity=yes,
             yes_no=asked.yes_no,
@@ -119,17 +123,30 @@ async def answer_product(ctx: Context, asked: Asked, products: list[Product]) ->
     # A follow-up ("is it usb-c rechargeable?") is asked with the name of what it is about.
     named_here = any(n.product.id == product.id for n in asked.named)
     query = await ctx.query(asked, extra="" if named_here else product.title)
-    found = [f for f in index.evidence.search(query, units, k=6) if fits_type(f.unit.text, wanted)][:3]
+    # A variant's offer answers price and stock (asked above); a policy question about the product
+    # ("PayPal for the Gust?") is not answered by its price either.
+    policy_topic = bool(POLICY_TOPIC.search(asked.clean))
+    details = [u for u in units if u.kind != "variant" and not (policy_topic and u.kind == "offer")]
+    found = [f for f in index.evidence.search(query, details, k=6) if fits_type(f.unit.text, wanted)][:3]
     # A policy that covers the product ("can I return it?", "the warranty on that", "shipping
     # for the lamp"), searched with the product's kind so a table's row for it is found.
     kind = " ".join(sorted({w for w in tokens(f"{product.type} {product.title}") if stem(w) in kinds}))
     policy: list[Scored] = []
-    if POLICY_TOPIC.search(asked.clean) or not ctx.passes("detail", best(found)):
-        policy = index.evidence.search(
-            await ctx.query(asked, extra=kind), index.policy_units, k=6, naming=asked.clean + " " + kind
-        )
+    if policy_topic or not ctx.passes("detail", best(found)):
+        # Asked of the policies without the product's name (which they do not use), with its kind.
+        name = {stem(w) for w in tokens(product.title)} | kinds
+        without = " ".join(w for w in asked.words if stem(w) not in name) or asked.clean
+        with_kind = f"{without} {kind}".strip()
+        # With the kind a table's row for it is found ("the warranty on jackets"); without, any
+        # other policy is ("is PayPal available for it?").
+        found_both = [
+            *index.evidence.search(await ctx.encode(without), index.policy_units, k=6),
+            *index.evidence.search(await ctx.encode(with_kind), index.policy_units, k=6, naming=with_kind),
+        ]
+        policy = sorted(found_both, key=lambda f: -f.score)
         policy = [f for f in policy if fits_type(f.unit.text, wanted)][:2]
-    if ctx.passes("detail", best(found)) and not (POLICY_TOPIC.search(asked.clean) and best(policy) > best(found)):
+    policy_wins = policy_topic and bool(policy) and ctx.passes("policy", best(policy))
+    if ctx.passes("detail", best(found)) and not (policy_wins and not POLICY_TOPIC.search(found[0].unit.text)):
         return _detail(ctx, asked, product, found, keys, effects)
     if policy and ctx.passes("policy", best(policy)):
         top = policy[0].unit
@@ -152,9 +169,10 @@ def _detail(
     if len(found) > 1 and found[1].score >= top.score - 0.05 and any(mentions(found[1].unit.text, k) for k in keys):
         units.append(found[1].unit)
     evidence = " ".join(stated(u, asked.words).rstrip(".") + "." for u in units)
-    yes = polarity(asked, keys, evidence) if asked.yes_no else None
+    clause = ctx.read(_QUESTION_CLAUSE.split(asked.text)[0]) if asked.yes_no else asked
+    yes = polarity(clause, attribute_words(clause, product, ctx.index.names.kinds_of(product)), evidence) if asked.yes_no else None
     opener = {"yes": "Yes. ", "no": "No. "}.get(yes or "", "")
-    said = f"{opener}The {product.title}: {evidence}"
+    said = f"{opener}{evidence}" if top.unit.kind == "offer" else f"{opener}The {product.title}: {evidence}"
     return plan(
         [said],
         units,

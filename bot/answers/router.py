@@ -44,15 +44,23 @@ from bot.language import detect_language
 from bot.messages import StoredMessage
 from bot.understanding import Understanding
 
+# "which colour did I get?", "what was in it?": about what the shopper bought.
+_OWN_PURCHASE = re.compile(
+    r"\bdid (i|we) (get|order|buy|receive|pay for)\b(?! (charged|billed|refunded|twice|an? (e-?mail|reply|answer)))|"
+    r"\bwhat was in (it|my|the order)\b",
+    re.I,
+)
 # "my order", "our parcel", "order #1042": a question about one order, not about ordering.
 _MY_ORDER = re.compile(
     r"\b(my|our)\s+(\w+\s+)?(order|package|parcel|purchase|delivery|refund|shipment)|\border\s*#?\s*\w*\d|"
-    r"\bdid (i|we) (get|order|buy|receive|pay for)\b|\bwhat was in\b",
+    r"\bdid (i|we) (get|order|buy|receive|pay for)\b(?! (charged|billed|refunded|twice|an? (e-?mail|reply|answer)))|\bwhat was in\b",
     re.I,
 )
 _OR_BETWEEN = re.compile(r"\b(or|vs\.?|versus|and)\b", re.I)
 # "a tent for the three of us, and a stove": two things asked for in one request.
 _ALSO = re.compile(r",?\s+(?:and|plus|&)\s+(?:also\s+)?(?=(?:a|an|some|the)\s)", re.I)
+# "Who designs your tents?", "where are your lights made?": about a kind, but no request for one.
+_NOT_A_PICK = re.compile(r"^\W*(?:who|whose|where|when|why|how(?! much| many))\b", re.I)
 _ON_SALE = re.compile(r"\b(on sale|sale|discounted|deals?|clearance)\b", re.I)
 _WHATS_ON = re.compile(r"\b(what is|whats|what's|anything|show me|any)\b.*\b(on sale|discounted|deals?|clearance)\b", re.I)
 # A sentiment score at or below this is an upset shopper (the scale runs -1 .. 1).
@@ -93,6 +101,7 @@ class Answers:
         understanding: Understanding | None,
         encode: Encode,
         probes: list[tuple[str, float]] | None = None,
+        taste: tuple[list[str], list[str]] = ([], []),
     ) -> Grounding:
         """The plan for `message`. `probes`, when given, collects every threshold compared
         against and the score (calibration)."""
@@ -111,6 +120,8 @@ class Answers:
             shown=shown,
             earlier=earlier,
             probes=probes,
+            preferences=taste[0],
+            interests=taste[1],
         )
         if language != "en":
             if language in LANGUAGES:
@@ -130,7 +141,12 @@ class Answers:
             return await answer_order(ctx, ctx.read(message), claim, number)
         if (kind := small_talk_kind(message)) is not None:
             return answer_small_talk(ctx, kind)
-        if _MY_ORDER.search(message) and intent in ("order_status", "returns_refund", "complaint", None):
+        if _OWN_PURCHASE.search(message):
+            return await answer_order(ctx, ctx.read(message), None, None)  # "which colour did I get?"
+        if _MY_ORDER.search(message) and (
+            intent in ("order_status", "returns_refund", "complaint", None)
+            or await ctx.index.orders.proven(ctx.customer_id)
+        ):
             return await answer_order(ctx, ctx.read(message), None, None)
         pieces = parts(message)
         if len(pieces) == 1:
@@ -165,6 +181,11 @@ class Answers:
             offered = [n.product for n in loose if index.offered(n.product)] or offered
         if len(offered) >= 2 and (asked.comparative or _OR_BETWEEN.search(asked.clean)):
             return await answer_compare(ctx, asked, offered[:3])
+        if offered and asked.budget and not asked.comparative:
+            # "any hiking socks under $30?": a pick among that kind, not the one product's offer.
+            kinds_named = {k for p in offered for k in index.names.kinds_of(p)} & (asked.kinds or set())
+            if kinds_named:
+                return await answer_pick(ctx, asked, _corrected(index, read_request(asked.text)), kinds_named)
         if offered:
             return await answer_product(ctx, asked, offered)
         if ctx.focus and (
@@ -172,6 +193,7 @@ class Answers:
             or asked.size
             or named_variants(ctx.focus[0], asked)
             or (asked.refers_back and (asked.yes_no or not asked.kinds) and not asked.budget)
+            or (_PRICE.search(asked.text) and not asked.kinds and not asked.budget and len(asked.content) <= 3)
         ):
             return await answer_product(ctx, asked, referred(ctx, asked))
         if ctx.earlier and CONTINUES.search(asked.text) and POLICY_TOPIC.search(ctx.read(ctx.earlier[0]).clean):
@@ -214,7 +236,7 @@ class Answers:
                 products = [p for p in products if any(v.orderable for v in p.variants)]
                 return not_sold(ctx, asked, brand, products[:3])
             return await answer_pick(ctx, asked, request, kinds)
-        if kinds and not unhappy and not about_policy:
+        if kinds and not unhappy and not about_policy and not _NOT_A_PICK.search(asked.text):
             of_kind = [p for p in index.names.of_kinds(kinds) if index.offered(p)]
             if of_kind and (
                 asked.budget or asked.people or intent in _PICKY or await _products_answer_better(ctx, asked, of_kind)

@@ -155,6 +155,25 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
     return units
 
 
+_NUMBERED = re.compile(r"^\s*\d+[.)]\s*")
+
+
+def reference(heading: str) -> re.Pattern[str] | None:
+    """How a sentence points to a heading: "see the taste promise below", "see the returns page:
+    "Arrived broken"". Only headings of two words or more ("Shipping" alone is mentioned
+    everywhere without being pointed to), and only after "see the"/"see our" or in quotes: "you
+    will see free shipping at checkout" points nowhere."""
+    name = _NUMBERED.sub("", heading).strip().rstrip("?").lower()
+    if len(name.split()) < 2:
+        return None
+    phrase = r"\s+".join(re.escape(word) for word in name.split())
+    return re.compile(rf"\bsee\s+(?:the|our)\s+(?:[\w-]+\s+){{0,4}}?{phrase}(?!\w)|[\"“]{phrase}[\"”]", re.I)
+
+
+def pointers(passages: Sequence[Passage]) -> list[tuple[Passage, re.Pattern[str]]]:
+    return [(p, ref) for p in passages if (ref := reference(p.heading)) is not None]
+
+
 # A sentence shorter than this ("Yes.", "No, sorry.") says nothing alone: it goes with the next.
 _SHORT = 25
 
@@ -190,9 +209,24 @@ class EvidenceIndex:
         self._idf = {term: math.log(1 + total / len(rows)) for term, rows in self._rows.items()}
         self._unseen = math.log(1 + total)
         self._terms_of: dict[int, set[str]] = {}
+        # A term in this few units is a rare one: a place, a name.
+        self._rare = math.log(1 + total / 3)
 
     def terms(self, text: str) -> set[str]:
         return stems(expand(text)) - _META
+
+    def _names_row(self, unit: Unit, asked: set[str]) -> bool:
+        """Whether the question names this table row: by its first cell, asking about the row's
+        topic too ("warranty on lights?"), or by a rare word of the clause that ties the row to it
+        ("delivery to Austria" and "Zone 1: Austria, Belgium, ...")."""
+        if unit.table is None:
+            return False
+        if unit.key and unit.key <= asked and (asked - unit.key) & self._unit_terms(unit):
+            return True
+        if unit.found_by:
+            only_there = (asked & self.terms(unit.found_by)) - self.terms(unit.text)
+            return any(self._idf.get(term, 0.0) >= self._rare for term in only_there)
+        return False
 
     def _unit_terms(self, unit: Unit) -> set[str]:
         row = self._position[id(unit)]
@@ -245,13 +279,7 @@ class EvidenceIndex:
         asked = self.terms(naming if naming is not None else query.text)
         # The row's key named, and the question on the row's topic too ("overnight shipping to
         # Texas" names the "Texas" row of the sales-tax table, but asks about shipping).
-        named = np.array(
-            [
-                ROW_NAMED if u.key and u.key <= asked and (asked - u.key) & self._unit_terms(u) else 0.0
-                for u in pool
-            ],
-            dtype=np.float32,
-        )
+        named = np.array([ROW_NAMED if self._names_row(u, asked) else 0.0 for u in pool], dtype=np.float32)
         total = meaning + WORDS_WEIGHT * words + named
         order = np.argsort(-total)[:k]
         return [Scored(pool[int(i)], float(meaning[i]), float(words[i]), float(named[i])) for i in order]

@@ -110,4 +110,5 @@ class ShopKnowledge:
         understanding: Understanding | None,
     ) -> Grounding:
         index = self._index  # one snapshot for this message, whatever a reload does meanwhile
-        return await self.answers.ground(index, customer_id, message, history, understanding, self.encode)
+        taste = await self._store.taste(customer_id)
+        return await self.answers.ground(index, customer_id, message, history, understanding, self.encode, taste=taste)

@@ -4,14 +4,16 @@ replaces the previous one (a reload swaps it in one assignment)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bot.knowledge.catalog import Product, Variant
-from bot.knowledge.evidence import EvidenceIndex, Unit, passage_units, product_units
+from bot.knowledge.evidence import EvidenceIndex, Unit, passage_units, pointers, product_units
 from bot.knowledge.facts import offer, offer_phrase
 from bot.knowledge.money import locale_for
 from bot.knowledge.names import CatalogNames
 from bot.knowledge.order_lookup import OrderLookup
+from bot.knowledge.passages import Passage
 from bot.knowledge.shop import Shop
 from bot.knowledge.spelling import Spelling, english_counts
 from bot.knowledge.text import tokens
@@ -41,6 +43,8 @@ class ShopIndex:
     variants: dict[str, str] = field(default_factory=dict)  # SKU -> variant label
     # The words of product names and options: in the shop's language whatever the shopper's.
     name_words: frozenset[str] = frozenset()
+    # Headings other passages point to ("see the taste promise below"), with how they are pointed to.
+    pointers: list[tuple[Passage, re.Pattern[str]]] = field(default_factory=list)
 
     def is_name_word(self, word: str) -> bool:
         return word in self.name_words
@@ -90,6 +94,7 @@ def build_index(shop: Shop, store: Store, encoder: SentenceEncoder | None) -> Sh
         product_units=by_product,
         policy_units=policies,
         variants={v.sku: v.label for p in shop.products for v in p.variants if v.sku and v.label},
+        pointers=pointers(shop.passages),
         name_words=frozenset(
             w
             for p in shop.products

@@ -138,6 +138,13 @@ class CatalogNames:
                 frequency[word] += 1
         total = max(len(self._products), 1)
         self._frequency = dict(frequency)
+        # How many offered titles have the word: "the ridgeline" names the one Ridgeline on sale,
+        # whatever drafts share the name.
+        self._offered_frequency: dict[str, int] = defaultdict(int)
+        for product in self._products:
+            if product.offered:
+                for word in self._titles[product.id]:
+                    self._offered_frequency[word] += 1
         self._weight = {word: math.log(1 + total / count) for word, count in frequency.items()}
         # Title word -> the products whose title has it, and its stem -> those words.
         self._holders: dict[str, list[str]] = defaultdict(list)
@@ -221,7 +228,8 @@ class CatalogNames:
             telling = not other_kind and any(
                 not w.isdigit()
                 and (
-                    (self._frequency[w] == 1 and (not self._common(w) or said_kinds & kinds))
+                    ((self._offered_frequency[w] if product.offered else self._frequency[w]) == 1
+                     and (not self._common(w) or said_kinds & kinds))
                     or (self._frequency[w] <= 2 and said_kinds & kinds and not self._common(w))
                 )
                 for w in named

@@ -31,6 +31,8 @@ _SYNONYMS = {
     r"\bhow (?:long|soon|fast|quick(?:ly)?)\b": "time",
     r"\bcheap(er|est)?\b": "price",
     r"\bpay(ing)?\b": "payment",
+    r"\b(paypal|klarna|afterpay|zip ?pay|apple ?pay|google ?pay|shop ?pay|visa|mastercard|amex|american express|"
+    r"discover|maestro|sepa|ideal|bancontact|sofort|giropay|alipay|wechat ?pay|venmo|cash on delivery|invoice)\b": "payment",
     r"\bcard(s)?\b": "payment card",
     r"\bguarantee\b": "warranty",
     r"\b(broken?|defect(ive)?|faulty)\b": "warranty defect",
