@@ -42,7 +42,13 @@ def retrieval_figures(
     show: Callable[[str], None] | None = None,
 ) -> RetrievalFigures:
     asked = [
-        q for q in questions if (q.must or q.amounts) and q.expect == "answer" and q.kind in _ASKED and not q.history
+        q
+        for q in questions
+        if (q.must or q.amounts)
+        and q.expect == "answer"
+        and q.kind in _ASKED
+        and q.intent != "order_status"
+        and not q.history
     ]
     found = {(ranking, k): 0 for ranking in RANKINGS for k in ks}
     for question in asked:

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from bot.errors import ConfigError
 
@@ -59,6 +59,14 @@ class Question(BaseModel):
     lang: str | None = None
     intent: str | None = None  # the older question sets label the intent instead of the kind
     note: str = ""
+
+    @model_validator(mode="after")
+    def _older_sets(self) -> Question:
+        """The older question sets (demo, Kettle & Leaf) label an intent instead: a question from
+        another domain is answered right by saying so."""
+        if self.kind is None and self.intent == "out_of_scope" and "expect" not in self.model_fields_set:
+            self.expect = "decline"
+        return self
 
     @property
     def answerable(self) -> bool:
@@ -165,7 +173,7 @@ def judge(
     def asked_about(title: str) -> bool:
         """The question names the product, if not by its whole title ("the buds pro")."""
         words = [w for w in re.findall(r"[a-z0-9]+", _folded(title)) if len(w) > 2]
-        return bool(words) and sum(w in asked for w in words) / len(words) >= 0.4
+        return bool(words) and sum(w in asked for w in words) / len(words) >= 0.3
 
     def stray_products() -> list[str]:
         return [t for t in named if t.lower() not in allowed and not asked_about(t)]

@@ -92,7 +92,7 @@ def test_serve_with_embedded_redis_and_model_answers_and_remembers_across_restar
     with serving(env) as url:
         assert httpx.get(f"{url}/readyz").json()["ready"] is True
         assert "<script" in httpx.get(url).text
-        token, frames, first = ask(url, "Hello! Can you help me with something?")
+        token, frames, first = ask(url, "How much is the Ridgeline Daypack 24 L?")
         assert first["type"] == "session"
         reply = frames[-1]
         assert reply["type"] == "reply", frames
@@ -105,7 +105,7 @@ def test_serve_with_embedded_redis_and_model_answers_and_remembers_across_restar
     with serving(env, log=server_log) as url:  # a restart: same data directory, same session secret
         _, _, first = ask(url, "thanks", token=token)
         assert first["type"] == "history"
-        assert [m["text"] for m in first["messages"]][:2] == ["Hello! Can you help me with something?", reply["text"]]
+        assert [m["text"] for m in first["messages"]][:2] == ["How much is the Ridgeline Daypack 24 L?", reply["text"]]
     assert '"WebSocket /ws?token=[redacted]" [accepted]' in server_log[0]
     assert token not in server_log[0], "a session token is a key to a shopper's history: never logged"
 
@@ -150,6 +150,7 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     check(parser)
 
 
+CORPUS = Path(__file__).parent / "corpus"
 KETTLE = Path(__file__).parent / "shops" / "kettle_and_leaf"
 
 
@@ -181,8 +182,28 @@ def test_bench_quality_prints_its_figures(tmp_path: Path, redis_url: str) -> Non
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "fact accuracy:                 3/3 = 100.0%" in done.stdout, done.stdout
-    assert "replies with a wrong fact:     0" in done.stdout
+    header, _, row = done.stdout.splitlines()[:3]
+    figures = dict(zip(header.split("|")[1:-1], row.split("|")[1:-1], strict=True))
+    assert figures[" right "].strip() == "100.0%" and figures[" wrong facts "].strip() == "0", done.stdout
+
+
+def test_bench_quality_leave_one_out_over_a_corpus(redis_url: str) -> None:
+    """The small corpus of three shops (tests/corpus, written from the store format alone): each
+    shop measured with thresholds calibrated on the other two."""
+    env = clean_env(SHOPBOT_REDIS_URL=redis_url, SHOPBOT_REDIS_PREFIX=f"loo{time.monotonic_ns()}")
+    done = subprocess.run(
+        [SHOPBOT, "bench", "quality", "--corpus", str(CORPUS), "--leave-one-out", "--show"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for shop in ("fjord-wool", "lantern-books", "tidal-surf"):
+        assert f"{shop}: thresholds calibrated on the other shops" in out, out
+    table = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in out.splitlines() if line.startswith("| ")}
+    assert {"fjord-wool", "lantern-books", "tidal-surf", "all"} <= set(table), out
+    questions, right, wrong = (cell.strip() for cell in table["all"][:3])
+    assert questions == "48" and wrong == "0", out
+    assert float(right.rstrip("%")) >= 70, out
 
 
 def test_bench_retrieval_compares_the_rankings_side_by_side(tmp_path: Path) -> None:
@@ -200,8 +221,8 @@ def test_bench_retrieval_compares_the_rankings_side_by_side(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert "2 questions" in done.stdout, "the order question is looked up, not retrieved"
     rows_out = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()[2:]}
-    assert set(rows_out) == {"bm25", "dense", "fused"}, done.stdout
-    assert rows_out["fused"] == ["1.00", "1.00"], done.stdout
+    assert set(rows_out) == {"words", "meaning", "both"}, done.stdout
+    assert rows_out["both"][1] == "1.00", done.stdout
 
 
 def test_serve_runs_the_slack_app_and_a_staff_reply_reaches_the_widget_shopper(tmp_path: Path) -> None:

@@ -51,6 +51,7 @@ from bot.copywriter import Copywriter
 from bot.engine import Engine
 from bot.knowledge.grounding import ShopKnowledge
 from bot.knowledge.shop import DEMO_SHOP, load_shop
+from bot.understanding.encoder import SentenceEncoder
 from bot.llm.remote import RemoteModel
 from bot.metrics import Metrics
 from bot.outbox import Outbox
@@ -138,11 +139,11 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(store: Store, understander: Understander) -> AsyncIterator[Rig]:
+async def rig(store: Store, understander: Understander, encoder: SentenceEncoder) -> AsyncIterator[Rig]:
     fake, model = FakeSlack(), ScriptedModel()
     async with serve_slack(fake) as api_url, serve_asgi(model.app) as model_url:
         llm = RemoteModel(model_url + "/v1", model_name="scripted", context_window=8192)
-        knowledge = ShopKnowledge(load_shop(DEMO_SHOP), store)
+        knowledge = ShopKnowledge(load_shop(DEMO_SHOP), store, encoder)
         engine = Engine(
             store=store,
             llm=llm,

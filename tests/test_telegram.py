@@ -5,6 +5,7 @@ shop, and a model behind a fake OpenAI-compatible server that says what each tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from adapters.web_sessions import SessionTokens
 from bot.engine import Engine
 from bot.knowledge.grounding import ShopKnowledge
 from bot.knowledge.shop import DEMO_SHOP, load_shop
+from bot.understanding.encoder import SentenceEncoder
 from bot.llm.remote import RemoteModel
 from bot.messages import QuickReply
 from bot.metrics import Metrics
@@ -81,8 +83,8 @@ class Rig:
         return update
 
 
-@pytest.fixture
-async def rig(store: Store, understander: Understander) -> AsyncIterator[Rig]:
+@contextlib.asynccontextmanager
+async def _rig(store: Store, understander: Understander, knowledge: ShopKnowledge | None) -> AsyncIterator[Rig]:
     api, model = FakeBotApi(), SlowModel()
     async with serve_bot_api(api) as api_url, serve_asgi(model.app) as model_url:
         llm = RemoteModel(model_url + "/v1", model_name="scripted", context_window=8192)
@@ -92,7 +94,7 @@ async def rig(store: Store, understander: Understander) -> AsyncIterator[Rig]:
             settings=EngineSettings(),
             generation=GREEDY,
             metrics=Metrics(),
-            knowledge=ShopKnowledge(load_shop(DEMO_SHOP), store),
+            knowledge=knowledge,
             understander=understander,
         )
         settings = TelegramSettings(
@@ -104,6 +106,19 @@ async def rig(store: Store, understander: Understander) -> AsyncIterator[Rig]:
         finally:
             await channel.close()
             await llm.aclose()
+
+
+@pytest.fixture
+async def rig(store: Store, understander: Understander) -> AsyncIterator[Rig]:
+    """The channel under test, not the answers: no shop knowledge, the scripted model's words are the reply."""
+    async with _rig(store, understander, None) as made:
+        yield made
+
+
+@pytest.fixture
+async def shop_rig(store: Store, understander: Understander, encoder: SentenceEncoder) -> AsyncIterator[Rig]:
+    async with _rig(store, understander, ShopKnowledge(load_shop(DEMO_SHOP), store, encoder)) as made:
+        yield made
 
 
 async def test_long_polling_answers_a_private_message(rig: Rig) -> None:
@@ -234,11 +249,11 @@ async def test_quick_replies_are_buttons_and_a_press_is_the_next_message(rig: Ri
     assert rig.api.sent(CHAT)[-1].startswith("Done: I've deleted our conversation"), rig.api.sent(CHAT)
 
 
-async def test_start_greets_with_the_shops_name_and_human_asks_for_a_person(rig: Rig) -> None:
-    await rig.say("/start")
-    assert rig.api.sent(CHAT)[-1].startswith("Hello! I'm Trailhead Supply Co.'s assistant.")
-    await rig.say("/human")
-    assert "asked a person from our team" in rig.api.sent(CHAT)[-1]
+async def test_start_greets_with_the_shops_name_and_human_asks_for_a_person(shop_rig: Rig) -> None:
+    await shop_rig.say("/start")
+    assert shop_rig.api.sent(CHAT)[-1].startswith("Hello! I'm Trailhead Supply Co.'s assistant.")
+    await shop_rig.say("/human")
+    assert "asked a person from our team" in shop_rig.api.sent(CHAT)[-1]
 
 
 async def test_other_kinds_of_update_get_a_word_or_nothing_and_never_raise(rig: Rig) -> None:

@@ -11,6 +11,7 @@ from bot.answers.asked import Asked
 from bot.answers.context import Context, named_variants
 from bot.answers.plan import plan
 from bot.knowledge import Effects, Grounding
+from bot.knowledge.facts import the
 from bot.knowledge.catalog import Product
 from bot.knowledge.evidence import Unit
 from bot.knowledge.text import stem, tokens
@@ -97,13 +98,13 @@ async def answer_compare(ctx: Context, asked: Asked, products: list[Product]) ->
         found = index.evidence.search(query, measured or units, k=1)
         unit = found[0].unit if found else index.product_units[product.id][0]
         chosen.append((product, unit))
-    said = [f"The {p.title}: {u.text.rstrip('.')}." for p, u in chosen]
+    said = [f"{the(p.title)}: {u.text.rstrip('.')}." for p, u in chosen]
     if aspect is not None and aspect[1] is not None:
         measures = [_measure(u.text) for _, u in chosen]
         known = [m for m in measures if m is not None]
         if len(known) == len(chosen) and len({m[0] for m in known}) == 1 and len({m[1] for m in known}) == len(known):
             pick = (max if aspect[2] > 0 else min)(range(len(chosen)), key=lambda i: known[i][1])
-            said.append(f"So the {chosen[pick][0].title} is {aspect[3]}.")
+            said.append(f"So {the(chosen[pick][0].title, capital=False)} is {aspect[3]}.")
     units = [u for _, u in chosen]
     if priced is not None:  # "width and price difference?"
         said = [priced.safe_answer or "", *said]
@@ -142,7 +143,7 @@ def _differences(ctx: Context, products: list[Product], effects: Effects) -> Gro
             first = next((u for u in index.product_units[product.id] if u.kind == "detail"), None)
             details = [first] if first else []
         text = " ".join(d.text.rstrip(".") + "." for d in details)
-        said.append(f"{text} {offer.text}".strip() if text.startswith(product.title) else f"The {product.title}: {text} {offer.text}".strip())
+        said.append(f"{text} {offer.text}".strip() if text.startswith(product.title) else f"{the(product.title)}: {text} {offer.text}".strip())
         units += [offer, *details]
     return plan(said, units, effects=effects, notices=said, key_facts=[p.title for p in products], direct=True)
 
@@ -160,5 +161,5 @@ def _by_price(ctx: Context, asked: Asked, products: list[Product], effects: Effe
     units = [index.product_units[p.id][0] for p in products]
     if len(set(lows.values())) == len(products):
         cheapest = min(products, key=lambda p: lows[p.id])
-        said.append(f"So the {cheapest.title} is the less expensive.")
+        said.append(f"So {the(cheapest.title, capital=False)} is the less expensive.")
     return plan(said, units, effects=effects, notices=said, key_facts=[p.title for p in products], direct=True)

@@ -11,7 +11,7 @@ from bot.answers.context import Context
 from bot.answers.plan import plan
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.catalog import Product
-from bot.knowledge.facts import recommended
+from bot.knowledge.facts import recommended, the
 from bot.messages import QuickReply
 
 
@@ -39,7 +39,7 @@ def not_sold(ctx: Context, asked: Asked, what: str, alternatives: Sequence[Produ
         units,
         notices=said,
         outcome="not_sold",
-        quick=[QuickReply(label=p.title[:40], text=f"Tell me about the {p.title}") for p in alternatives],
+        quick=[QuickReply(label=p.title[:40], text=f"Tell me about {the(p.title, capital=False)}") for p in alternatives],
         effects=Effects(gap=asked.text),
         direct=True,
     )
@@ -47,4 +47,4 @@ def not_sold(ctx: Context, asked: Asked, what: str, alternatives: Sequence[Produ
 
 def not_sold_product(ctx: Context, asked: Asked, product: Product) -> Grounding:
     """A product the catalog has but does not offer (draft, archived, unpublished)."""
-    return not_sold(ctx, asked, f"the {product.title} at the moment", same_kind(ctx, product))
+    return not_sold(ctx, asked, f"{the(product.title, capital=False)} at the moment", same_kind(ctx, product))

@@ -17,7 +17,7 @@ from bot.answers.plan import plan
 from bot.answers.request import AUDIENCES, Request
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.catalog import Product, Variant
-from bot.knowledge.facts import recommended
+from bot.knowledge.facts import recommended, the
 from bot.knowledge.text import STOPWORDS, fold, stem, tokens
 from bot.messages import QuickReply
 
@@ -184,7 +184,7 @@ async def answer_pick(ctx: Context, asked: Asked, request: Request | None, kinds
         units,
         slots={"products": listed},
         key_facts=[p.title for p in picks],
-        quick=[QuickReply(label=p.title[:40], text=f"Tell me about the {p.title}") for p in picks],
+        quick=[QuickReply(label=p.title[:40], text=f"Tell me about {the(p.title, capital=False)}") for p in picks],
         effects=Effects(),
         direct=False,
     )

@@ -10,6 +10,7 @@ from bot.knowledge import Effects, Fact, Grounding, Outcome
 from bot.knowledge.evidence import Scored, Unit
 from bot.knowledge.facts import contact_fact, notice
 from bot.knowledge.shop import ShopProfile
+from bot.knowledge.text import stem, tokens
 from bot.messages import QuickReply
 
 
@@ -22,15 +23,30 @@ def stated(unit: Unit, asked_words: Sequence[str] = ()) -> str:
     """A unit as a reply states it: a table row with the clause that tied it to the question
     ("Zone 1: Austria, Belgium ...") when the question named what only that clause says; a list
     item of a policy with its heading ("What cannot be returned: Screen protectors once applied")."""
+    text = unit.text
+    if unit.table is not None and unit.row and asked_words:
+        # The columns the question names ("standard shipping to Hawaii": not the expedited price too).
+        asked = {stem(w) for w in asked_words}
+        named = {
+            position
+            for position, header in enumerate(unit.table.header)
+            if position and {stem(w) for w in tokens(header)} - _COLUMN_WORDS & asked
+        }
+        if named and len(named) < len(unit.table.header) - 1:
+            text = unit.table.sentence(unit.row, named) or text
     if unit.found_by and asked_words:
-        own = unit.text.lower()
+        own = text.lower()
         if any(word in unit.found_by.lower() and word not in own for word in asked_words if len(word) > 3):
-            return f"{unit.found_by.rstrip('.')}. {unit.text}"
+            return f"{unit.found_by.rstrip('.')}. {text}"
+    if text is not unit.text:
+        return text
     if unit.kind == "policy" and (len(unit.text) < _ITEM or unit.text[-1:] not in ".!?"):
         return f"{unit.about.rstrip(':')}: {unit.text}"
     return unit.text
 
 
+# Header words that say what a column holds in every table, not which column is meant.
+_COLUMN_WORDS = {stem(w) for w in ("price", "cost", "costs", "time", "delivery", "shipping", "rate", "fee", "days")}
 # A policy sentence shorter than this, or without a full stop, is a list item: it needs its heading.
 _ITEM = 70
 

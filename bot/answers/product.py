@@ -12,10 +12,10 @@ from bot.answers.context import Context, mentions, named_variants, negated
 from bot.answers.decline import decline
 from bot.answers.plan import best, plan, stated
 from bot.knowledge import Effects, Grounding
-from bot.knowledge.catalog import Product
+from bot.knowledge.catalog import Product, Variant
 from bot.knowledge.evidence import Scored
-from bot.knowledge.facts import money
-from bot.knowledge.text import stem, tokens
+from bot.knowledge.facts import money, the
+from bot.knowledge.text import fold, stem, tokens
 
 # Words that ask for price or stock; what is left of a question after them (and the product's
 # name) is the attribute it asks about.
@@ -33,12 +33,14 @@ _PRICE_OR_STOCK = re.compile(
     r"come in (?:what|which|other|any|different)|have (?:it|them|one|this|that) in)\b",
     re.I,
 )
+# A detail this short is given with the one after it.
+_SHORT = 40
 # The yes/no question ends where its clause does: "Is it waterproof? I'm hiking in October."
 _QUESTION_CLAUSE = re.compile(r"[?.!]\s")
 # Questions about a product that a policy may answer better than its description.
 POLICY_TOPIC = re.compile(
     r"\b(warrant\w*|guarantee\w*|return\w*|refund\w*|exchang\w*|ship\w*|deliver\w*|postage|customs|dut(?:y|ies)|"
-    r"pay\w*|instal+ments?|financ\w*|restocking|overnight|express|expedited|next.day)\b",
+    r"pay\w*|instal+ments?|financ\w*|restocking|overnight|express|expedited|next.day|send (?:\w+ ){0,2}back)\b",
     re.I,
 )
 # "When will it be back in stock?": not a question the stock figures answer.
@@ -150,14 +152,25 @@ async def answer_product(ctx: Context, asked: Asked, products: list[Product]) ->
         return _detail(ctx, asked, product, found, keys, effects)
     if policy and ctx.passes("policy", best(policy)):
         top = policy[0].unit
-        said = f"About the {product.title}: {stated(top, asked.words)}"
+        # The product's kind picks the column of a rate table ("surfboards", not "small items").
+        said = f"About {the(product.title, capital=False)}: {stated(top, [*asked.words, *kind.split()])}"
         return plan([said], [top], effects=effects, slots={"product": product.title, "policy": top.text})
     return decline(
         ctx,
         asked,
-        lead=f"I don't know that about the {product.title}, I'm afraid: the product details I have don't say.",
+        lead=f"I don't know that about {the(product.title, capital=False)}, I'm afraid: the product details I have don't say.",
         effects=effects,
     )
+
+
+def _earlier_variants(ctx: Context, product: Product) -> list[Variant]:
+    """The variants of `product` the shopper named in their last message about it ("is the reef
+    break available in 6'2?" -> "whats the volume on that one?")."""
+    for text in ctx.earlier[:2]:
+        asked = ctx.read(text)
+        if any(n.product.id == product.id for n in asked.named):
+            return named_variants(product, asked)
+    return []
 
 
 def _detail(
@@ -168,11 +181,26 @@ def _detail(
     # A second sentence when it is nearly as good and says one of the words asked about too.
     if len(found) > 1 and found[1].score >= top.score - 0.05 and any(mentions(found[1].unit.text, k) for k in keys):
         units.append(found[1].unit)
+    elif len(top.unit.text) < _SHORT and top.unit.kind == "detail":
+        # "Not machine washable." says what not to do; the sentence after it, what to do.
+        beside = [u for u in ctx.index.evidence.neighbours(top.unit) if u.kind == "detail"]
+        units += beside[-1:]  # the one after, else the one before ("Care: hand wash only ...")
+    units = [u for u in ctx.index.evidence.units if u in units]  # in the order the product says them
+    variants = named_variants(product, asked) or _earlier_variants(ctx, product)
+    if variants and any(u.table is not None for u in units):
+        # A size table in the description: the row of the size asked about, not every size.
+        values = {fold(value) for v in variants for value in v.options.values()}
+        rows = [
+            u
+            for u in ctx.index.product_units[product.id]
+            if u.table is not None and u.row and fold(u.row[0]) in values
+        ]
+        units = rows or units
     evidence = " ".join(stated(u, asked.words).rstrip(".") + "." for u in units)
     clause = ctx.read(_QUESTION_CLAUSE.split(asked.text)[0]) if asked.yes_no else asked
     yes = polarity(clause, attribute_words(clause, product, ctx.index.names.kinds_of(product)), evidence) if asked.yes_no else None
     opener = {"yes": "Yes. ", "no": "No. "}.get(yes or "", "")
-    said = f"{opener}{evidence}" if top.unit.kind == "offer" else f"{opener}The {product.title}: {evidence}"
+    said = f"{opener}{evidence}" if top.unit.kind == "offer" else f"{opener}{the(product.title)}: {evidence}"
     return plan(
         [said],
         units,

@@ -30,7 +30,7 @@ from bot.answers.phrases import LANGUAGES
 from bot.answers.pick import answer_pick
 from bot.answers.plan import best, plan, with_contact
 from bot.answers.policy import CONTINUES, answer_policy
-from bot.answers.product import POLICY_TOPIC, answer_product
+from bot.answers.product import POLICY_TOPIC, answer_product, asks_offer, attribute_words
 from bot.answers.relevance import Thresholds
 from bot.answers.request import Request, read_request
 from bot.answers.small_talk import answer_small_talk, small_talk_kind
@@ -61,6 +61,7 @@ _OR_BETWEEN = re.compile(r"\b(or|vs\.?|versus|and)\b", re.I)
 _ALSO = re.compile(r",?\s+(?:and|plus|&)\s+(?:also\s+)?(?=(?:a|an|some|the)\s)", re.I)
 # "Who designs your tents?", "where are your lights made?": about a kind, but no request for one.
 _NOT_A_PICK = re.compile(r"^\W*(?:who|whose|where|when|why|how(?! much| many))\b", re.I)
+_WHICH_ONE = re.compile(r"\bwhich (one|of (them|the two|these|those))\b", re.I)
 _ON_SALE = re.compile(r"\b(on sale|sale|discounted|deals?|clearance)\b", re.I)
 _WHATS_ON = re.compile(r"\b(what is|whats|what's|anything|show me|any)\b.*\b(on sale|discounted|deals?|clearance)\b", re.I)
 # A sentiment score at or below this is an upset shopper (the scale runs -1 .. 1).
@@ -155,10 +156,12 @@ class Answers:
         for position, piece in enumerate(pieces):
             asked = ctx.read(piece)
             named = [n.product for n in asked.named if ctx.index.offered(n.product)]
+            if position and not named and ctx.focus and _covered(ctx, asked, answers):
+                continue  # "... in paperback? do u have it": the offer above said so
             if position and not named and ctx.focus and not asked.kinds:
                 # "price of the annecy v neck? and can i tumble dry it", "... + how long is the
                 # warranty": a later part asks about what the first part named.
-                if asked.comparative and len(ctx.focus) > 1:
+                if (asked.comparative or _WHICH_ONE.search(asked.text)) and len(ctx.focus) > 1:
                     answers.append(await answer_compare(ctx, asked, ctx.focus[:2]))
                 else:
                     answers.append(await answer_product(ctx, asked, ctx.focus[:1]))
@@ -276,6 +279,14 @@ def _other_brand(index: ShopIndex, asked: Asked, request: Request, kinds: set[st
         if english.get(word, 0) < _EVERYDAY or (typed[:1].isupper() and typed != asked.text.strip()[: len(typed)]):
             return request.thing
     return None
+
+
+def _covered(ctx: Context, asked: Asked, answers: list[Grounding]) -> bool:
+    """Whether a later part only asks again what an earlier part's offer said ("is it in stock?")."""
+    product = ctx.focus[0]
+    offered_already = any(product.id in a.effects.products and a.slots.get("offer") for a in answers)
+    kinds = ctx.index.names.kinds_of(product)
+    return offered_already and asks_offer(asked, product, kinds) and not attribute_words(asked, product, kinds)
 
 
 def _unhappy(understanding: Understanding | None) -> bool:

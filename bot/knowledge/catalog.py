@@ -232,9 +232,8 @@ def read_shopify_csv(path: Path, problems: Problems) -> list[Product]:
             price = _decimal(row["Variant Price"])
             compare = row.get("Variant Compare At Price", "").strip()
             stock_text = row.get("Variant Inventory Qty", "").strip()
-            # No tracker (a gift card, a made-to-order print): the count means nothing.
-            tracked = "Variant Inventory Tracker" not in row or bool(row["Variant Inventory Tracker"].strip())
-            stock = int(float(stock_text)) if stock_text and tracked else None
+            # No count (a gift card, a made-to-order print): not tracked, always orderable.
+            stock = int(float(stock_text)) if stock_text else None
             policy = (row.get("Variant Inventory Policy") or "deny").strip().lower()
             variant = Variant(
                 sku=row.get("Variant SKU", "").strip(),

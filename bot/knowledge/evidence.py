@@ -53,6 +53,7 @@ class Unit:
     table: Table | None = None
     found_by: str = ""  # more words it is found by (the clause naming a table row)
     key: frozenset[str] = frozenset()  # a table row's first cell, as stems: what the row is about
+    row: tuple[str, ...] = ()  # a table row's cells
     topic: str = ""  # the policy file it is from ("shipping"): what its heading is part of
 
     @property
@@ -102,7 +103,16 @@ def product_units(product: Product, offer: Callable[[Product, Variant | None], s
     for block in blocks(description):
         if isinstance(block, Table):
             units += [
-                Unit(sentence, product.title, "detail", source, product=product, table=block)
+                Unit(
+                    sentence,
+                    product.title,
+                    "detail",
+                    source,
+                    product=product,
+                    table=block,
+                    row=row,
+                    key=frozenset(stems(row[0])),
+                )
                 for row in block.rows
                 if (sentence := block.sentence(row))
             ]
@@ -144,6 +154,7 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
                             table=block,
                             found_by=" ".join(naming[:2]),
                             key=frozenset(stems(row[0])),
+                            row=row,
                             topic=topic,
                         )
                     )

@@ -98,6 +98,13 @@ def _labels(variants: Sequence[Variant]) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def the(title: str, capital: bool = True) -> str:
+    """ "The Trail Bottle", but "The Cartographer's Daughter" as it is: a title with its own article."""
+    if re.match(r"(?:the|a|an)\s", title, re.I):
+        return title
+    return f"{'The' if capital else 'the'} {title}"
+
+
 def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" and {items[-1]}"
 
@@ -135,11 +142,11 @@ def offer(product: Product, currency: str, locale: str | None = None, variants: 
     if len(chosen) == 1:
         variant = chosen[0]
         if variant.label and len(product.variants) > 1:
-            return f"The {product.title} in {variant.label} is {phrase.split(': ', 1)[1]}."
-        return f"The {product.title} is {phrase}."
+            return f"{the(product.title)} in {variant.label} is {phrase.split(': ', 1)[1]}."
+        return f"{the(product.title)} is {phrase}."
     if len({_price(v, currency, locale) for v in chosen}) > 1 and len(chosen) <= 8:
-        return f"The {product.title}: {phrase}."
-    return f"The {product.title} is {phrase}."
+        return f"{the(product.title)}: {phrase}."
+    return f"{the(product.title)} is {phrase}."
 
 
 def product_fact(product: Product, currency: str, message: str = "") -> Fact:
@@ -261,7 +268,7 @@ def recommended(products: Sequence[Product], currency: str, locale: str | None =
     for product in products:
         prices = [v.price for v in product.variants if v.orderable] or [v.price for v in product.variants]
         low = money(min(prices), currency, locale)
-        picks.append(f"the {product.title} ({low if len(set(prices)) == 1 else 'from ' + low})")
+        picks.append(f"{the(product.title, capital=False)} ({low if len(set(prices)) == 1 else 'from ' + low})")
     return picks[0] if len(picks) == 1 else ", ".join(picks[:-1]) + f" and {picks[-1]}"
 
 

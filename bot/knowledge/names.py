@@ -223,7 +223,8 @@ class CatalogNames:
             # bare number, and not when the message asks for another kind ("an hdmi cable" is no
             # "HDMI adapter").
             other_kind = bool(said_kinds) and not (said_kinds & kinds)
-            if other_kind and coverage < _OTHER_KIND_COVERAGE:
+            uncommon = any(not self._common(w) for w in named)
+            if other_kind and (coverage < _OTHER_KIND_COVERAGE or not uncommon):
                 continue  # "700x40 tyres for my commute" names no "Commuter Helmet"
             telling = not other_kind and any(
                 not w.isdigit()
@@ -236,6 +237,8 @@ class CatalogNames:
             )
             if coverage < least and not telling:
                 continue
+            if not product.offered and coverage < _EVERYDAY_COVERAGE and not uncommon:
+                continue  # a draft is named by its name ("the Squall"), not by "board" or "reading"
             own_names = [w for w in names if w.isalpha() and not self._common(w) and self._frequency[w] == 1]
             if coverage < _EVERYDAY_COVERAGE and own_names and not set(own_names) & set(matched):
                 continue  # "waterproof jackets" names no "Squall Waterproof Jacket": "Squall" is its name

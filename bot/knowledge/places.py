@@ -40,11 +40,15 @@ _REGIONS: list[tuple[str, tuple[str, ...]]] = [
 ]  # fmt: skip
 _BY_CODE = {code: names for code, names in _REGIONS}
 _CODES = re.compile(r"\b(" + "|".join(sorted(_BY_CODE, key=len, reverse=True)) + r")\b")
+# Codes that are no English word read as places in lower case too ("shipping to the uk").
+_SAFE = ("UK", "USA", "NZ", "UAE", "EU", "NSW", "QLD")
+_SAFE_CODES = re.compile(r"\b(" + "|".join(code.lower() for code in _SAFE) + r")\b")
 _NAMES = [(re.compile(rf"\b{re.escape(name)}\b", re.I), code) for code, names in _REGIONS for name in names]
 
 
 def places(text: str) -> str:
     """The other way of writing every place the text names ("" when it names none)."""
     found = [" ".join(_BY_CODE[m.group(1)]) for m in _CODES.finditer(text)]
+    found += [" ".join(_BY_CODE[m.group(1).upper()]) for m in _SAFE_CODES.finditer(text)]
     found += [code for pattern, code in _NAMES if pattern.search(text)]
     return " ".join(found)

@@ -20,10 +20,15 @@ class Table:
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
 
-    def sentence(self, row: Sequence[str]) -> str:
-        """ "Zone 1: service DHL Paket International, delivery time 2-4 working days, price €7.90." """
+    def sentence(self, row: Sequence[str], columns: set[int] | None = None) -> str:
+        """ "Zone 1: service DHL Paket International, delivery time 2-4 working days, price €7.90."
+        `columns`: only these (by position, the first being 0), when a question asks about them."""
         names = [*self.header[1:], *[""] * max(0, len(row) - len(self.header))]  # a ragged row keeps its cells
-        pairs = [f"{name.lower()} {cell}" if name else cell for name, cell in zip(names, row[1:], strict=False) if cell]
+        pairs = [
+            f"{name.lower()} {cell}" if name else cell
+            for position, (name, cell) in enumerate(zip(names, row[1:], strict=False), start=1)
+            if cell and (columns is None or position in columns)
+        ]
         said = ", ".join(pairs)
         if not row[0]:
             return f"{said}." if said else ""
