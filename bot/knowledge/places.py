@@ -41,7 +41,7 @@ _REGIONS: list[tuple[str, tuple[str, ...]]] = [
 _BY_CODE = {code: names for code, names in _REGIONS}
 _CODES = re.compile(r"\b(" + "|".join(sorted(_BY_CODE, key=len, reverse=True)) + r")\b")
 # Codes that are no English word read as places in lower case too ("shipping to the uk").
-_SAFE = ("UK", "USA", "NZ", "UAE", "EU", "NSW", "QLD")
+_SAFE = ("UK", "NZ", "UAE", "EU", "NSW", "QLD")  # "usa" is one of the names of US
 _SAFE_CODES = re.compile(r"\b(" + "|".join(code.lower() for code in _SAFE) + r")\b")
 _NAMES = [(re.compile(rf"\b{re.escape(name)}\b", re.I), code) for code, names in _REGIONS for name in names]
 
