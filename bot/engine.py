@@ -15,11 +15,13 @@ from contextlib import aclosing
 
 from bot.commands import Commands, parse_command
 from bot.errors import DuplicateMessage, MessageRejected, MessageTooLong, RateLimited, ShopbotError
+from bot.answers.phrases import LANGUAGE_NAMES
 from bot.guard import REFUSAL, Guard
 from bot.knowledge import Grounding, Knowledge
 from bot.knowledge.checker import Checker, states_any
 from bot.knowledge.facts import fact_texts
 from bot.knowledge.slots import fill, marker, markers, unfinished
+from bot.language import detect_language
 from bot.llm import GenerationParams, LanguageModel
 from bot.messages import (
     Channel,
@@ -294,6 +296,8 @@ class Engine:
             if grounding.key_facts and not states_any(reply_text, grounding.key_facts):
                 problems.append("none of the facts asked for")
             problems += [f"not {fact!r}" for fact in grounding.required if not states_any(reply_text, [fact])]
+            if grounding.language != "en" and detect_language(reply_text, fallback=grounding.language) != grounding.language:
+                problems.append(f"not written in {grounding.language!r}")
             if self._guard.leaks(reply_text):
                 log.warning("reply to %s withheld: it repeated the instructions or the canary", customer_id)
                 self._metrics.injections.labels("reply").inc()
@@ -392,8 +396,13 @@ class Engine:
         """The model's reply as (text, tokens) pieces. A model that writes slots is shown which
         slots have values, not the values: it never copies a figure, so it cannot miscopy one."""
         window = self._llm.context_window
+        system = self._guard.system_prompt
+        if grounding.language != "en" and not slotted:
+            # A model that writes its own words writes them in the shopper's language.
+            name = LANGUAGE_NAMES.get(grounding.language, grounding.language)
+            system = f"{system}\nThe customer writes in {name}: write your whole reply in {name}."
         messages = build_messages(
-            system=self._guard.system_prompt,
+            system=system,
             facts=markers(grounding.slots) if slotted else [f.text for f in grounding.facts],
             history=history,
             message=text,

@@ -217,3 +217,38 @@ def test_import_prints_what_loaded_and_every_problem(tmp_path: Path, capsys: pyt
     assert "catalog.csv, row 3: variant of 'trail-bottle' skipped: 'twenty' is not a price" in out
     assert main(["import", "--strict", str(folder)]) == 1
     assert main(["import", str(tmp_path / "missing")]) == 2
+
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+async def test_shops_load_as_their_platforms_export_them() -> None:
+    """The small corpus's shops, written from the store format alone, load without a problem:
+    empty optional fields are absent, Shopify's status words are read, "continue" sells on."""
+    lantern, fjord, surf = (load_shop(CORPUS / name) for name in ("lantern-books", "fjord-wool", "tidal-surf"))
+    for shop in (lantern, fjord, surf):
+        assert shop.problems == [], shop.summary()
+    # Shopify's fulfilment words as statuses; a cancelled order's "eta": "" is no date.
+    assert {o.status for o in lantern.orders.all()} <= {"shipped", "processing", "cancelled"}
+    cancelled = await fjord.orders.get("FW-2044")
+    assert cancelled is not None and cancelled.status == "cancelled" and cancelled.eta is None
+    # "Variant Inventory Policy: continue": none left, and still orderable.
+    backorder = [v for p in lantern.offered for v in p.variants if v.inventory_policy == "continue"]
+    assert backorder and all(v.orderable and not v.in_stock for v in backorder if v.stock is not None and v.stock <= 0)
+    # A gift card with a blank quantity is not tracked, so never out of stock.
+    gift = next(p for p in lantern.offered if "Gift Card" in p.title)
+    assert all(v.stock is None and v.in_stock for v in gift.variants)
+    # Option names only on a product's first row still name every row's options.
+    board = next(p for p in surf.offered if p.title == "Reef Break Shortboard")
+    assert {tuple(v.options) for v in board.variants} == {tuple(board.variants[0].options)}
+    # Drafts and archived products are known (to be refused by name) and never offered.
+    assert len(fjord.offered) < len(fjord.products) and len(lantern.offered) < len(lantern.products)
+    assert fjord.profile.locale == "de_DE"
+
+
+def test_a_store_toml_locale_must_look_like_one(tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "store.toml").write_text('name = "X"\ncurrency = "EUR"\nlocale = "german please"\n')
+    shop = load_shop(folder)
+    assert any("locale" in str(problem) for problem in shop.problems) and shop.profile.locale == ""

@@ -176,10 +176,15 @@ def _value_of(variant: Variant, position: int) -> str:
     return values[position] if position < len(values) else ""
 
 
+_FEET = re.compile(r"(\d+)\s*'\s*(\d+)?")
+
+
 def _size_rank(value: str) -> float | None:
     low = fold(value).replace(" ", "")
     if low in _SIZE_ORDER:
         return float(_SIZE_ORDER.index(low))
+    if feet := _FEET.match(value.strip()):  # a board's 6'2: six feet two
+        return float(int(feet.group(1)) * 12 + int(feet.group(2) or 0))
     found = _NUMBER.findall(value)
     if found:
         return float(found[0].replace(",", "."))

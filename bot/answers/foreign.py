@@ -26,10 +26,12 @@ def answer_foreign(ctx: Context) -> Grounding:
         said.append(f"{product.title}: {price}, {stock_word(state, ctx.language)}.")
         units.append(ctx.index.product_units[product.id][0])
     said.append(reach_person(ctx))
+    profile = ctx.index.shop.profile
     return plan(
         said,
         units,
         notices=said,
+        key_facts=[profile.support_email] if profile.support_email else ["/human"],
         effects=Effects(products=[p.id for p in offered[:2]]),
         direct=True,
         language=ctx.language,

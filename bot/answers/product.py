@@ -11,6 +11,7 @@ from bot.answers.asked import Asked, answer_type, fits_type
 from bot.answers.context import Context, mentions, named_variants, negated
 from bot.answers.decline import decline
 from bot.answers.plan import best, plan, stated
+from bot.answers.policy import specifics
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.catalog import Product, Variant
 from bot.knowledge.evidence import Scored
@@ -206,7 +207,7 @@ def _detail(
         units,
         effects=effects,
         slots={"product": product.title, "offer": ctx.index.offer_phrase(product), "description": evidence},
-        key_facts=[],
+        key_facts=specifics(evidence, asked.text) or [product.title],
         polarity=yes,
         yes_no=asked.yes_no,
         # The embedded model was taught to open warmly ("Of course."), which reads as a yes:

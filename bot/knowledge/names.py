@@ -112,6 +112,7 @@ class CatalogNames:
     ) -> None:
         self._products = list(products)
         heads = {p.id: title_head(p.title) for p in self._products}
+        self._heads = heads
         shared = {h for h in heads.values() if h and sum(1 for other in heads.values() if other == h) >= 2}
         self._kinds: dict[str, set[str]] = {}
         self.kinds: dict[str, set[str]] = defaultdict(set)  # kind stem -> product ids
@@ -239,7 +240,10 @@ class CatalogNames:
                 continue
             if not product.offered and coverage < _EVERYDAY_COVERAGE and not uncommon:
                 continue  # a draft is named by its name ("the Squall"), not by "board" or "reading"
-            own_names = [w for w in names if w.isalpha() and not self._common(w) and self._frequency[w] == 1]
+            head = self._heads.get(product_id)
+            own_names = [
+                w for w in names if w.isalpha() and w != head and not self._common(w) and self._frequency[w] == 1
+            ]
             if coverage < _EVERYDAY_COVERAGE and own_names and not set(own_names) & set(matched):
                 continue  # "waterproof jackets" names no "Squall Waterproof Jacket": "Squall" is its name
             score = sum(self._weight[w] for w in matched) + coverage
