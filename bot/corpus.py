@@ -9,16 +9,19 @@ would agree with that code's mistakes. The format is documented in eval/README.m
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from bot.errors import ConfigError
+
+Row = TypeVar("Row", bound=BaseModel)
 
 Kind = Literal[
     "product",
@@ -75,15 +78,46 @@ class Question(BaseModel):
 
 
 def read_questions(path: Path) -> list[Question]:
-    questions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    return _read_jsonl(path, Question)
+
+
+class Message(BaseModel):
+    """A message people send to a company (eval/messages): a customer's, labelled with how it
+    feels, or another desk's question, labelled with its domain."""
+
+    text: str = Field(min_length=1)
+    label: Literal["furious", "negative", "neutral", "positive"] | None = None
+    domain: str | None = None
+
+
+def read_messages(path: Path) -> list[Message]:
+    return _read_jsonl(path, Message)
+
+
+def _read_jsonl(path: Path, model: type[Row]) -> list[Row]:
+    """One `model` per non-blank line; a file that cannot be read or a bad line is a ConfigError
+    naming the file and the line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    rows = []
+    for number, line in enumerate(lines, start=1):
         if line.strip():
             try:
-                questions.append(Question.model_validate_json(line))
+                rows.append(model.model_validate_json(line))
             except ValidationError as exc:
                 error = exc.errors()[0]
                 raise ConfigError(f"{path} line {number}: {'.'.join(map(str, error['loc']))}: {error['msg']}") from None
-    return questions
+    return rows
+
+
+def halves(messages: list[Message]) -> tuple[list[Message], list[Message]]:
+    """The customers' messages split in two for good: the half the fury head may learn from, and
+    the half it is measured on. By a hash of each text, so adding messages moves none."""
+    learn = [m for m in messages if hashlib.blake2b(m.text.encode("utf-8"), digest_size=1).digest()[0] % 2 == 0]
+    measure = [m for m in messages if hashlib.blake2b(m.text.encode("utf-8"), digest_size=1).digest()[0] % 2 == 1]
+    return learn, measure
 
 
 def corpus_shops(folder: Path) -> list[Path]:

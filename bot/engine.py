@@ -430,7 +430,8 @@ class Engine:
             return None
         if understanding.intent == "human_agent":
             return "asked_for_person"
-        if understanding.sentiment_score <= self._settings.handover_below_sentiment:
+        below = self._settings.handover_below_sentiment
+        if understanding.furious or (below is not None and understanding.sentiment_score <= below):
             return "negative_sentiment"
         return None
 

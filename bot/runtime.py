@@ -105,8 +105,11 @@ async def open_runtime(settings: Settings, model: LanguageModel | None = None) -
             log.warning("store folder: %s", problem)
         # One encoder: retrieval reads its last layer, the understanding heads an earlier one,
         # both from the same pass over a message.
-        encoder = await asyncio.to_thread(SentenceEncoder.load, keep=(heads_layer(),))
-        understander = await asyncio.to_thread(Understander.load, shared=encoder)
+        heads = settings.understanding_dir
+        encoder = await asyncio.to_thread(SentenceEncoder.load, keep=(heads_layer(heads),))
+        understander = await asyncio.to_thread(Understander.load, heads, shared=encoder)
+        if settings.engine.handover_at_fury is not None:
+            understander.fury_threshold = settings.engine.handover_at_fury
         knowledge = await asyncio.to_thread(ShopKnowledge, shop, store, encoder)
         llm = model if model is not None else await asyncio.to_thread(load_model, settings.llm)
         metrics = Metrics()

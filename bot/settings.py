@@ -57,8 +57,19 @@ class EngineSettings(BaseModel):
         description="a secret planted in the system prompt; a reply containing it is withheld. "
         "Unset: random per process",
     )
-    handover_below_sentiment: float = Field(
-        -0.85, ge=-1, le=1, description="a shopper message at or below this sentiment score goes to a person"
+    handover_below_sentiment: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        description="also hand over a message at or below this sentiment score (-1 .. 1). Unset: the fury head "
+        "alone decides (sentiment alone handed over many calm complaints)",
+    )
+    handover_at_fury: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="a shopper message the fury head scores at or above this (0..1) goes to a person. "
+        "Unset: the threshold calibrated when the heads were trained",
     )
     handover_after_unhelped: int = Field(
         3, ge=1, description="replies in a row that could not help before the conversation goes to a person"
@@ -210,6 +221,9 @@ class Settings(BaseSettings):
     redis_prefix: str = Field("shopbot", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("shopbot")))
     store_dir: Path | None = Field(None, description="the shop's store folder; unset: the demo shop")
+    understanding_dir: Path | None = Field(
+        None, description="the intent, sentiment and fury heads (shopbot train-understanding --out); unset: the shipped ones"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     history: HistorySettings = HistorySettings()

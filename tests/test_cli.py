@@ -143,9 +143,9 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     def check(command: argparse.ArgumentParser) -> None:
         for action in command._actions:
             assert action.help, f"`{command.prog} {action.option_strings or action.dest}` has no help text"
-            for sub in getattr(action, "choices", None) or {}:
-                if isinstance(action.choices[sub], argparse.ArgumentParser):  # type: ignore[index]
-                    check(action.choices[sub])  # type: ignore[index]
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    check(sub)
 
     check(parser)
 
@@ -204,6 +204,50 @@ def test_bench_quality_leave_one_out_over_a_corpus(redis_url: str) -> None:
     questions, right, wrong = (cell.strip() for cell in table["all"][:3])
     assert questions == "48" and wrong == "0", out
     assert float(right.rstrip("%")) >= 70, out
+
+
+def test_bench_messages_measures_hand_overs_and_other_desks_on_the_measured_half(
+    tmp_path: Path, redis_url: str
+) -> None:
+    from bot.corpus import Message, halves
+
+    customers = [
+        Message(text=text, label=label)
+        for text, label in [
+            ("THIS IS THE THIRD TIME MY ORDER IS LATE!!! I WANT MY MONEY BACK NOW OR I CALL MY LAWYER", "furious"),
+            ("are you kidding me?? two weeks and STILL no parcel. worst shop ever, never again!!!", "furious"),
+            ("unbelievable. you charged me twice and nobody answers my emails. disgusting service", "furious"),
+            ("my parcel arrived a bit late but everything is fine, thanks", "positive"),
+            ("the mug I got has a small chip, could you send another one?", "negative"),
+            ("do you restock the blue version soon?", "neutral"),
+            ("hi, what time do you close on saturdays?", "neutral"),
+            ("love the socks, they are so warm!", "positive"),
+        ]
+    ]
+    desks = [
+        Message(text=text, domain="other")
+        for text in [
+            "how do I reset the PIN on my debit card?",
+            "can you move my dentist appointment to Friday afternoon?",
+            "my flight got cancelled, can I rebook on the next one for free?",
+            "what is the interest rate on your savings account?",
+        ]
+    ]
+    (tmp_path / "customer_sentiment.jsonl").write_text("".join(m.model_dump_json(exclude_none=True) + "\n" for m in customers))
+    (tmp_path / "other_domains.jsonl").write_text("".join(m.model_dump_json(exclude_none=True) + "\n" for m in desks))
+    env = clean_env(SHOPBOT_REDIS_URL=redis_url, SHOPBOT_REDIS_PREFIX=f"msgs{time.monotonic_ns()}")
+    done = subprocess.run(
+        [SHOPBOT, "bench", "messages", "--messages", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = {row.split("|")[1].strip(): row.split("|")[2].strip() for row in done.stdout.splitlines() if row.startswith("| ")}
+    # Only the measured half is asked, so its sizes are what the table counts.
+    assert table["customers' messages"] == str(len(halves(customers)[1])), done.stdout
+    assert table["other companies' support questions"] == str(len(halves(desks)[1])), done.stdout
+    furious = [m for m in halves(customers)[1] if m.label == "furious"]
+    assert table["furious messages handed to a person"].endswith(f"/{len(furious)})"), done.stdout
+    assert table["... answered as if a shop question (wrong)"] in ("0.0%", "-"), done.stdout
 
 
 def test_bench_retrieval_compares_the_rankings_side_by_side(tmp_path: Path) -> None:

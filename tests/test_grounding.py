@@ -205,7 +205,34 @@ async def test_an_angry_shopper_reaches_a_person(engine: Engine, store: Store) -
     reply, _ = await ask(engine, "This is the worst shop ever, my tent arrived broken and nobody answers. Disgusting!")
     assert "handed_over" in reply.flags and reply.text.startswith("I'm sorry")
     [(_, event)] = await store.handovers()
-    assert event.reason == "negative_sentiment" and event.sentiment is not None and event.sentiment < -0.85
+    assert event.reason == "negative_sentiment" and event.sentiment is not None and event.sentiment < -0.5
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "THIRD time I'm asking. WHERE IS MY ORDER??? I want a refund NOW or I'm disputing the charge",
+        "unbelievable. paid for express, waited 2 weeks, and you send the wrong size. never again",
+    ],
+)
+async def test_a_furious_shopper_reaches_a_person_at_once(engine: Engine, store: Store, message: str) -> None:
+    reply, _ = await ask(engine, message, user="furious")
+    assert "handed_over" in reply.flags, reply
+    [(_, event)] = await store.handovers()
+    assert event.reason == "negative_sentiment"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my parcel is a few days late, is there any news on it?",
+        "the jacket is a bit tighter than I hoped, can I swap it for a larger size?",
+    ],
+)
+async def test_a_calm_complaint_gets_an_answer_not_a_hand_over(engine: Engine, store: Store, message: str) -> None:
+    reply, _ = await ask(engine, message, user="calm")
+    assert "handed_over" not in reply.flags, reply
+    assert await store.handovers() == []
 
 
 async def test_three_answers_in_a_row_that_could_not_help_hand_over(engine: Engine, store: Store) -> None:
@@ -238,6 +265,24 @@ async def test_out_of_scope_gets_a_redirection_not_an_answer(
     reply, _ = await ask(engine, "What's the capital of Australia?")
     assert "Trailhead Supply Co." in reply.text and "Canberra" not in reply.text
     assert {"out_of_scope", "declined"} <= reply.flags
+    assert scripted.prompts == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # Another company's support questions that share words with a shop's policies.
+        "how do I reset the PIN on my debit card?",
+        "can you move my dentist appointment to Friday afternoon?",
+    ],
+)
+async def test_another_desks_question_is_not_answered_from_the_shops_policies(
+    engine: Engine, model: tuple[ScriptedModel, RemoteModel], message: str
+) -> None:
+    scripted, _ = model
+    reply, _ = await ask(engine, message, user="other-desk")
+    assert {"out_of_scope", "declined"} <= reply.flags, reply
+    assert "Trailhead Supply Co." in reply.text and "authoriz" not in reply.text
     assert scripted.prompts == []
 
 
@@ -610,7 +655,7 @@ async def test_a_policy_reply_that_only_gives_the_contact_is_replaced(
     scripted, engine = slot_engine
     scripted.says = "I'm sorry to hear that. Please e-mail [support_email]."
     reply, _ = await ask(
-        engine, "I got boots 45 days ago and never wore them outside. Can I still return them?", user="boots"
+        engine, "Can I still return boots I bought 45 days ago? Never worn outside.", user="boots"
     )
     # The reply said none of what the policy says ("cannot be returned", "30 days"): replaced.
     assert "corrected" in reply.flags and "returned" in reply.text, reply.text

@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.cli import main
@@ -82,17 +83,35 @@ def test_train_understanding_writes_heads_that_load(tmp_path: Path, capsys: pyte
     for name in ("amazon_cells_labelled.csv", "yelp_labelled.csv"):
         _write(data / "sentiment-uci-amazon-yelp" / name, ["text", "label"], reviews)
 
+    # The measuring corpus: customers' messages (half teach the fury head) and other desks' questions.
+    corpus = tmp_path / "eval"
+    (corpus / "messages").mkdir(parents=True)
+    furious = [f"THIS IS THE {n}TH TIME I ASK!!! WHERE IS MY REFUND, YOU SCAMMERS" for n in range(4, 24)]
+    calm = [f"could you tell me when order {n} ships?" for n in range(100, 140)]
+    (corpus / "messages/customer_sentiment.jsonl").write_text(
+        "".join(json.dumps({"text": t, "label": "furious"}) + "\n" for t in furious)
+        + "".join(json.dumps({"text": t, "label": "neutral"}) + "\n" for t in calm)
+    )
+    (corpus / "messages/other_domains.jsonl").write_text(
+        json.dumps({"text": "what is the interest rate on my savings account", "domain": "bank"}) + "\n"
+    )
+
     out = tmp_path / "heads"
-    assert main(["train-understanding", "--datasets", str(data), "--out", str(out)]) == 0
+    assert main(["train-understanding", "--datasets", str(data), "--corpus", str(corpus), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "intent accuracy, Bitext held-out" in printed and "sentiment polarity" in printed
+    assert "furious messages handed over" in printed
     assert "CC BY 3.0" in (out / "DATA_LICENSE.md").read_text()
-    assert json.loads((out / "understanding.json").read_text())["figures"]["ms_per_message"] > 0
+    config = json.loads((out / "understanding.json").read_text())
+    assert config["figures"]["ms_per_message"] > 0 and 0 < config["fury_threshold"] < 1
 
     trained = Understander.load(out)
-    first, second = trained.understand_many(["where is my order 77", "I love it, great value"])
+    first, second, third = trained.understand_many(
+        ["where is my order 77", "I love it, great value", "THIS IS THE 30TH TIME I ASK!!! WHERE IS MY REFUND, SCAMMERS"]
+    )
     assert first.intent == "order_status"
     assert second.sentiment == "positive"
+    assert third.furious and third.fury > first.fury
 
 
 def test_one_encoder_pass_serves_the_heads_and_retrieval(understander: Understander) -> None:
@@ -142,3 +161,25 @@ def test_the_time_per_message_is_timed_on_encoder_passes() -> None:
     before = encoder.passes
     assert time_per_message(encoder, LinearHead.load(heads / "intent.safetensors"), sentiment, runs=5) > 0
     assert encoder.passes - before == 5
+
+
+def test_the_fury_threshold_reaches_the_most_furious_messages_at_the_precision_asked() -> None:
+    from bot.training.understanding import _calibrate_fury
+
+    scores = np.array([0.05, 0.1, 0.2, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    furious = np.array([False, False, False, True, False, True, True, True, True, True, True])
+    # From 0.35 eight are handed over, seven furious (87.5%): short of 90%, enough for 80%. From 0.5
+    # the six handed over are all furious; from 0.6 too, but one furious fewer.
+    assert _calibrate_fury(scores, furious, precision=0.9) == 0.5
+    assert _calibrate_fury(scores, furious, precision=0.8) == 0.35
+    assert _calibrate_fury(scores, np.zeros(len(scores), dtype=bool)) == 1.0  # never
+
+
+def test_the_measuring_half_of_a_message_set_stays_put_when_messages_are_added() -> None:
+    from bot.corpus import Message, halves
+
+    first = [Message(text=f"message {n}") for n in range(40)]
+    learn, measure = halves(first)
+    assert learn and measure and not {m.text for m in learn} & {m.text for m in measure}
+    _, measure_later = halves(first + [Message(text=f"later {n}") for n in range(40)])
+    assert {m.text for m in measure} <= {m.text for m in measure_later}

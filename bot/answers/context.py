@@ -63,7 +63,7 @@ class Context:
         return await self.encode(text)
 
     def passes(self, threshold: str, score: float) -> bool:
-        """Whether `score` reaches the calibrated threshold of that name ("policy", "detail")."""
+        """Whether `score` reaches the calibrated threshold of that name (bot.answers.relevance)."""
         if self.probes is not None:
             self.probes.append((threshold, score))
         return score >= getattr(self.thresholds, threshold)

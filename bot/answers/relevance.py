@@ -4,6 +4,8 @@ know. The thresholds are calibrated, not guessed (`shopbot calibrate`, `bench qu
 the questions it declares unanswerable, with the other shops' questions asked of it, the
 negatives (a question about another shop's products is as natural an unanswerable question as
 any). The threshold is the highest that still answers all but a target share of the positives.
+The out-of-scope threshold is calibrated the same way on the shop questions the intent head calls
+another domain's (positives) and other companies' support questions (negatives).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ CALIBRATED = Path(__file__).resolve().parent / "thresholds.json"
 class Thresholds:
     policy: float = 0.55  # the best policy or FAQ unit's score for a policy answer
     detail: float = 0.55  # the best unit of a named product for an answer about it
+    # The best unit of the whole shop for a question the intent head calls another domain's
+    # ("lost my credit card, send a new one"): below it, the assistant says what it is for.
+    out_of_scope: float = 0.45
 
     def save(self, path: Path = CALIBRATED, **about: object) -> None:
         path.write_text(json.dumps({**asdict(self), "calibration": about}, indent=2) + "\n", encoding="utf-8")
@@ -30,7 +35,10 @@ class Thresholds:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return cls()
-        return cls(**{k: float(v) for k, v in data.items() if k in ("policy", "detail")})
+        return cls(**{k: float(v) for k, v in data.items() if k in NAMES})
+
+
+NAMES = ("policy", "detail", "out_of_scope")
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,11 @@ _OR_BETWEEN = re.compile(r"\b(or|vs\.?|versus|and)\b", re.I)
 _ALSO = re.compile(r",?\s+(?:and|plus|&)\s+(?:also\s+)?(?=(?:a|an|some|the)\s)", re.I)
 # "Who designs your tents?", "where are your lights made?": about a kind, but no request for one.
 _NOT_A_PICK = re.compile(r"^\W*(?:who|whose|where|when|why|how(?! much| many))\b", re.I)
+_SHOPPING = re.compile(
+    r"\b(recommend\w*|suggest\w*|looking for|look for|need|want|gift|present|ideas?|best|good for|buy|show me|"
+    r"something|anything|options?|should i (?:get|buy|choose))\b",
+    re.I,
+)
 _WHICH_ONE = re.compile(r"\bwhich (one|of (them|the two|these|those))\b", re.I)
 _ON_SALE = re.compile(r"\b(on sale|sale|discounted|deals?|clearance)\b", re.I)
 _WHATS_ON = re.compile(r"\b(what is|whats|what's|anything|show me|any)\b.*\b(on sale|discounted|deals?|clearance)\b", re.I)
@@ -201,6 +206,15 @@ class Answers:
             return await answer_product(ctx, asked, referred(ctx, asked))
         if ctx.earlier and CONTINUES.search(asked.text) and POLICY_TOPIC.search(ctx.read(ctx.earlier[0]).clean):
             return await answer_policy(ctx, asked)  # "and on gloves?" after "the warranty on helmets?"
+        continues = bool(ctx.earlier) and bool(CONTINUES.search(asked.text) or asked.refers_back)
+        if intent == "out_of_scope" and not continues and not (asked.budget or asked.people):
+            # Another domain's question by the intent head ("do I need a visa for my layover?"):
+            # answered only when something in the shop's data is close to it, whatever shop
+            # words ("card", "cancel", "return") it shares with the shop's policies. A budget or
+            # the people it is for make it shopping, whatever the head says.
+            found = index.evidence.search(await ctx.query(asked), k=1)
+            if not ctx.passes("out_of_scope", best(found)):
+                return _out_of_scope(ctx)
         request = _corrected(index, read_request(asked.text))
         # The kinds the thing asked for names come first: "a tube for a 700x28c tyre" is a tube.
         thing_kinds = index.names.kinds_named(request.words) if request else set()
@@ -247,13 +261,13 @@ class Answers:
                 if len(of_kind) == 1 and not (asked.budget or asked.people):
                     return await answer_product(ctx, asked, of_kind)  # "what amounts do your gift cards come in?"
                 return await answer_pick(ctx, asked, request, kinds)
+        # The head's "recommendation" alone, without a word of shopping, is too little for a pick:
+        # "who designs your tents?", "do you sponsor climbers?".
+        picky = intent in _PICKY and not _NOT_A_PICK.search(asked.text) and bool(_SHOPPING.search(asked.text))
         if not unhappy and not about_policy and (
-            intent in _PICKY or asked.budget or asked.people or (_ON_SALE.search(asked.clean) and _WHATS_ON.search(asked.clean))
+            picky or asked.budget or asked.people or (_ON_SALE.search(asked.clean) and _WHATS_ON.search(asked.clean))
         ):
             return await answer_pick(ctx, asked, request, set())
-        continues = bool(ctx.earlier) and bool(CONTINUES.search(asked.text) or asked.refers_back)
-        if intent == "out_of_scope" and not _shop_words(index, asked) and not continues:
-            return _out_of_scope(ctx)
         return await answer_policy(ctx, asked)
 
 
@@ -290,10 +304,14 @@ def _covered(ctx: Context, asked: Asked, answers: list[Grounding]) -> bool:
 
 
 def _unhappy(understanding: Understanding | None) -> bool:
-    """A complaint, or a message clearly upset: it gets how to reach a person, and no pick."""
-    return understanding is not None and (
-        understanding.intent == "complaint" or understanding.sentiment_score <= _UNHAPPY
-    )
+    """A complaint, or a message clearly upset: it gets how to reach a person, and no pick. A
+    request the head reads as shopping keeps its pick whatever the mood score makes of "I need a
+    warm sleeping bag" (cold, need: -0.5); fury is another matter."""
+    if understanding is None:
+        return False
+    if understanding.intent == "complaint" or understanding.furious:
+        return True
+    return understanding.intent not in _PRODUCT_INTENTS and understanding.sentiment_score <= _UNHAPPY
 
 
 def _corrected(index: ShopIndex, request: Request | None) -> Request | None:
@@ -308,10 +326,6 @@ def _corrected(index: ShopIndex, request: Request | None) -> Request | None:
 def _known(index: ShopIndex, words: Sequence[str]) -> bool:
     """Whether the shop's own texts use every one of the words."""
     return all(index.spelling.known_to_shop(fold(w)) for w in words)
-
-
-def _shop_words(index: ShopIndex, asked: Asked) -> bool:
-    return any(index.spelling.known_to_shop(w) for w in asked.content if len(w) > 3)
 
 
 def _out_of_scope(ctx: Context) -> Grounding:

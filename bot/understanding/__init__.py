@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Literal
 
 from bot.errors import ConfigError
+import numpy as np
+
 from bot.understanding.encoder import SentenceEncoder, Vectors
+from bot.understanding.fury import with_intensity
 from bot.understanding.heads import LinearHead
 
 DEFAULT_HEADS_DIR = Path(__file__).resolve().parent.parent / "models" / "understanding"
@@ -45,6 +48,9 @@ _ASKS_FOR_PERSON = re.compile(
 )
 
 
+# Below this the head's "wants a person" is a guess; the runner-up intent is taken instead.
+_PERSON_CONFIDENCE = 0.5
+
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}")
 
 
@@ -61,6 +67,8 @@ class Understanding:
     sentiment: Sentiment
     sentiment_score: float  # P(positive) - P(negative): -1 furious .. +1 delighted
     runner_up: Intent | None = None  # the next likeliest intent, for a caller that rules the first out
+    fury: float = 0.0  # P(the message is furious: a person should take over now), 0..1
+    furious: bool = False  # fury at or above the hand-over threshold the heads were calibrated with
 
 
 class SentimentHeads:
@@ -87,18 +95,33 @@ class SentimentHeads:
         return "positive" if score > 0 else "negative"
 
 
+def _config(folder: Path) -> dict[str, float]:
+    try:
+        data = json.loads((folder / "understanding.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"no usable understanding.json in {folder}: {exc}") from exc
+    return {k: float(v) for k, v in data.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
 def heads_layer(folder: Path | None = None) -> int:
     """The encoder layer the heads in `folder` were trained on (from understanding.json)."""
     folder = folder or DEFAULT_HEADS_DIR
-    try:
-        return int(json.loads((folder / "understanding.json").read_text(encoding="utf-8"))["layers"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"no usable understanding.json in {folder}: {exc}") from exc
+    layers = _config(folder).get("layers")
+    if layers is None:
+        raise ConfigError(f"no usable understanding.json in {folder}: no 'layers'")
+    return int(layers)
 
 
 class Understander:
     def __init__(
-        self, encoder: SentenceEncoder, intent: LinearHead, sentiment: SentimentHeads, layer: int | None = None
+        self,
+        encoder: SentenceEncoder,
+        intent: LinearHead,
+        sentiment: SentimentHeads,
+        layer: int | None = None,
+        fury: LinearHead | None = None,
+        fury_threshold: float = 1.0,
+        fury_intensity_weight: float = 1.0,
     ) -> None:
         unknown = set(intent.labels) - set(INTENTS)
         if unknown:
@@ -107,6 +130,10 @@ class Understander:
         self._layer = layer  # None: the encoder's last layer
         self._intent = intent
         self._sentiment = sentiment
+        self._fury = fury
+        # P(furious) at or above which a person takes over (calibrated by train-understanding).
+        self.fury_threshold = fury_threshold
+        self._fury_intensity_weight = fury_intensity_weight
         # Messages waiting for the next encoder pass, and the task that runs the passes.
         self._waiting: list[tuple[str, asyncio.Future[Understanding]]] = []
         self._passes: asyncio.Task[None] | None = None
@@ -120,6 +147,7 @@ class Understander:
         keeps that layer, one pass over a message serves the heads and retrieval alike."""
         folder = folder or DEFAULT_HEADS_DIR
         layer = heads_layer(folder)
+        fury_file = folder / "fury.safetensors"
         return cls(
             shared or SentenceEncoder.load(encoder, layers=layer),
             LinearHead.load(folder / "intent.safetensors"),
@@ -127,21 +155,47 @@ class Understander:
                 LinearHead.load(folder / "polarity.safetensors"), LinearHead.load(folder / "subjectivity.safetensors")
             ),
             layer=layer if shared is not None else None,
+            fury=LinearHead.load(fury_file) if fury_file.exists() else None,
+            fury_threshold=_config(folder).get("fury_threshold", 1.0),
+            fury_intensity_weight=_config(folder).get("fury_intensity_weight", 1.0),
         )
 
     def understand_many(self, texts: list[str]) -> list[Understanding]:
         """Blocking."""
         vectors = self._encoder.encode([normalise(text) for text in texts], layer=self._layer)
         intents = self._intent.probabilities(vectors)
+        furies = (
+            self._fury.probabilities(with_intensity(vectors, texts, self._fury_intensity_weight))[
+                :, self._fury.labels.index("furious")
+            ]
+            if self._fury is not None
+            else np.zeros(len(texts))
+        )
         results = []
-        for text, intent_p, score, neutral in zip(texts, intents, *self._sentiment.scores(vectors), strict=True):
+        for text, intent_p, score, neutral, fury in zip(
+            texts, intents, *self._sentiment.scores(vectors), furies, strict=True
+        ):
             best, second = (int(i) for i in intent_p.argsort()[::-1][:2])
             intent: Intent = self._intent.labels[best]  # type: ignore[assignment]
             runner_up: Intent = self._intent.labels[second]  # type: ignore[assignment]
             confidence = float(intent_p[best])
             if _ASKS_FOR_PERSON.search(text):
                 intent, confidence = "human_agent", 1.0
-            results.append(Understanding(intent, confidence, SentimentHeads.label(score, neutral), score, runner_up))
+            elif intent == "human_agent" and confidence < _PERSON_CONFIDENCE:
+                # A hand-over takes a person's time and the shopper's answer away: a greeting
+                # that says "can you help me" (0.29 human_agent) is answered, not handed over.
+                intent, runner_up, confidence = runner_up, intent, float(intent_p[second])
+            results.append(
+                Understanding(
+                    intent,
+                    confidence,
+                    SentimentHeads.label(score, neutral),
+                    score,
+                    runner_up,
+                    float(fury),
+                    furious=bool(fury >= self.fury_threshold),
+                )
+            )
         return results
 
     async def understand(self, text: str) -> Understanding:
