@@ -44,6 +44,10 @@ from bot.understanding import Understander, Understanding
 
 log = logging.getLogger(__name__)
 
+PHRASE_INSTRUCTION = (
+    "The reply is decided: say it to the customer in one or two friendly sentences, keeping every "
+    "name, figure and date exactly as written, and add no other facts."
+)
 FALLBACK_REPLY = "Sorry, I don't have a good answer to that. Could you put it another way?"
 # The reply's flags for each kind of answer; an out-of-scope reply declines too.
 _OUTCOME_FLAGS: dict[str, set[Flag]] = {
@@ -401,9 +405,19 @@ class Engine:
             # A model that writes its own words writes them in the shopper's language.
             name = LANGUAGE_NAMES.get(grounding.language, grounding.language)
             system = f"{system}\nThe customer writes in {name}: write your whole reply in {name}."
+        if slotted:
+            facts = markers(grounding.slots)
+        elif grounding.safe_answer:
+            # The answerers decided what is said; a model that reads text only phrases it. Shown
+            # the answer rather than the evidence behind it, a small instruct model keeps to it
+            # (shown the evidence, SmolLM2-135M left out the figure asked for in most replies).
+            system = f"{system}\n{PHRASE_INSTRUCTION}"
+            facts = [grounding.safe_answer]
+        else:
+            facts = [f.text for f in grounding.facts]
         messages = build_messages(
             system=system,
-            facts=markers(grounding.slots) if slotted else [f.text for f in grounding.facts],
+            facts=facts,
             history=history,
             message=text,
             count=self._llm.count_tokens,
