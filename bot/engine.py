@@ -18,7 +18,7 @@ from bot.errors import DuplicateMessage, MessageRejected, MessageTooLong, RateLi
 from bot.answers.phrases import LANGUAGE_NAMES
 from bot.guard import REFUSAL, Guard
 from bot.knowledge import Grounding, Knowledge
-from bot.knowledge.checker import Checker, states_any
+from bot.knowledge.checker import Checker, states_any, unaffirmed
 from bot.knowledge.facts import fact_texts
 from bot.knowledge.slots import fill, marker, markers, unfinished
 from bot.language import detect_language
@@ -44,6 +44,8 @@ from bot.understanding import Understander, Understanding
 
 log = logging.getLogger(__name__)
 
+# The longest opener that says yes ("Yes, of course! ") is whole by this many characters.
+_OPENER_CHARS = 18
 PHRASE_INSTRUCTION = (
     "The reply is decided: say it to the customer in one or two friendly sentences, keeping every "
     "name, figure and date exactly as written, and add no other facts."
@@ -264,16 +266,20 @@ class Engine:
             checking, clean = self._knowledge is not None, True
             checker = Checker(facts, text, polarity=grounding.polarity if grounding.yes_no else "any")
             slotted = self._llm.writes_slots
+            affirmed = grounding.yes_no and grounding.polarity == "yes"
             async with aclosing(self._generate(history, text, grounding, channel, started, slotted)) as stream:
                 async for piece, used in stream:
                     tokens += used
                     written += piece
                     # A model that writes slots says "[offer]"; the shopper reads the value.
                     said, missing = fill(written, grounding.slots) if slotted else (written, [])
+                    if not affirmed:
+                        said = unaffirmed(said)
                     # Show the reply as it grows, a whole word at a time and only while every
-                    # word shown passes the check: a wrong price is never on screen.
+                    # word shown passes the check: a wrong price is never on screen. Nothing until
+                    # an opener like "Of course." is whole, so that one not meant is never shown.
                     ready = said[: max(said.rfind(" "), said.rfind("\n")) + 1]
-                    if clean and len(ready) > len(shown):
+                    if clean and len(ready) > len(shown) and (affirmed or len(written) >= _OPENER_CHARS):
                         if missing or (checking and checker.problems(ready)) or self._guard.may_leak(ready):
                             clean = False
                         else:

@@ -460,7 +460,8 @@ async def test_a_slot_writing_model_sees_slot_names_and_the_shopper_reads_values
     reply, streamed = await ask(engine, "How much is the Ridgeline Daypack 24 L?", user="slots-1")
     assert "- [product]\n- [offer]" in scripted.system
     assert "$89.00" not in scripted.system, "the model is shown which facts exist, not their values"
-    assert reply.text.startswith("Sure! The Ridgeline Daypack 24 L comes as ")
+    # "Sure!" reads as a yes to whatever was asked: said only when the evidence says yes.
+    assert reply.text.startswith("The Ridgeline Daypack 24 L comes as ")
     assert "$89.00" in reply.text and "[" not in reply.text
     assert "corrected" not in reply.flags
     assert "[" not in streamed and streamed.strip() == reply.text

@@ -153,6 +153,8 @@ def read_people(text: str) -> int | None:
     return None
 
 
+# "thunderbolt 4 cable price + ...", "price of the chain lock + ...": a question without a question word.
+_ASKS_WITHOUT_ASKING = re.compile(r"\b(price|prices|pricing|cost|costs|in stock|availability|pls|please)\b", re.I)
 _ASKS = re.compile(
     r"^\W*(?:and\s+|also\s+|plus\s+|but\s+|so\s+|ok\s+)?(?:what|whats|what's|how|hows|which|where|wheres|when|why|who|"
     r"is|are|was|were|do|does|did|can|could|will|would|should|has|have|any|got|u|you|ur)\b",
@@ -173,7 +175,7 @@ def parts(text: str) -> list[str]:
         position = match.end() if match else len(text)
         if len(tokens(piece)) < 2:
             continue
-        asks = ended_with_question or bool(_ASKS.search(piece))
+        asks = ended_with_question or bool(_ASKS.search(piece) or _ASKS_WITHOUT_ASKING.search(piece))
         if pieces and not asks:
             pieces[-1] = f"{pieces[-1]} ({piece})"
         elif pieces and not pieces_ask[-1]:

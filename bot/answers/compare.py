@@ -9,6 +9,7 @@ import re
 
 from bot.answers.asked import Asked
 from bot.answers.context import Context, named_variants
+from bot.answers.measures import measure
 from bot.answers.plan import plan
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.facts import the
@@ -40,29 +41,11 @@ _PRICE = re.compile(
     r"\b(cheaper|cheapest|pricier|expensive|price|prices|cost|costs|budget|how much(?! (?:weight|space|room|load|power)))\b",
     re.I,
 )
-_MEASURE = re.compile(
-    r"(\d+(?:[.,]\d+)?)\s*(kg|g|lbs?|oz|cm|mm|m|in|inches|inch|\"|ft|l|ml|litres?|liters?|lumens|lm|mah|w)\b", re.I
-)
-_TO_BASE = {
-    "kg": ("g", 1000), "g": ("g", 1), "lb": ("g", 453.592), "lbs": ("g", 453.592), "oz": ("g", 28.3495),
-    "cm": ("mm", 10), "mm": ("mm", 1), "m": ("mm", 1000), "in": ("mm", 25.4), "inch": ("mm", 25.4),
-    "inches": ("mm", 25.4), '"': ("mm", 25.4), "ft": ("mm", 304.8),
-    "l": ("ml", 1000), "ml": ("ml", 1), "litre": ("ml", 1000), "litres": ("ml", 1000), "liter": ("ml", 1000),
-    "liters": ("ml", 1000), "lumens": ("lm", 1), "lm": ("lm", 1), "mah": ("mah", 1), "w": ("w", 1),
-}  # fmt: skip
 # Words of a comparison that say it is one, not what is compared.
 _COMPARING = set(
     "which one ones is are better more less difference differ different diff vs versus compare comparison or and "
     "the between what whats how do does between wise".split()
 )
-
-
-def _measure(text: str) -> tuple[str, float] | None:
-    found = _MEASURE.search(text)
-    if not found:
-        return None
-    base, factor = _TO_BASE[found.group(2).lower()]
-    return base, float(found.group(1).replace(",", ".")) * factor
 
 
 def _aspect(asked: Asked) -> tuple[str, str | None, int, str] | None:
@@ -94,16 +77,16 @@ async def answer_compare(ctx: Context, asked: Asked, products: list[Product]) ->
     for product in products:
         units = [u for u in index.product_units[product.id] if u.kind == "detail"]
         base = aspect[1] if aspect else None
-        measured = [u for u in units if (m := _measure(u.text)) and m[0] == base] if base else []
+        measured = [u for u in units if measure(u.text, base)] if base else []
         found = index.evidence.search(query, measured or units, k=1)
         unit = found[0].unit if found else index.product_units[product.id][0]
         chosen.append((product, unit))
     said = [f"{the(p.title)}: {u.text.rstrip('.')}." for p, u in chosen]
     if aspect is not None and aspect[1] is not None:
-        measures = [_measure(u.text) for _, u in chosen]
-        known = [m for m in measures if m is not None]
-        if len(known) == len(chosen) and len({m[0] for m in known}) == 1 and len({m[1] for m in known}) == len(known):
-            pick = (max if aspect[2] > 0 else min)(range(len(chosen)), key=lambda i: known[i][1])
+        found = [measure(u.text, aspect[1], aspect[0]) for _, u in chosen]
+        known = [m for m in found if m is not None]
+        if len(known) == len(chosen) and len({m.value for m in known}) == len(known):
+            pick = (max if aspect[2] > 0 else min)(range(len(chosen)), key=lambda i: known[i].value)
             said.append(f"So {the(chosen[pick][0].title, capital=False)} is {aspect[3]}.")
     units = [u for _, u in chosen]
     if priced is not None:  # "width and price difference?"

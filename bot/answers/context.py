@@ -4,6 +4,7 @@ share: what a follow-up refers to, which variants a message names, where evidenc
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from bot.knowledge.catalog import Product, Variant
 from bot.knowledge.index import ShopIndex
 from bot.knowledge.places import places
 from bot.knowledge.retrieval import Query
+
+log = logging.getLogger(__name__)
 from bot.knowledge.text import fold, stem, tokens
 from bot.messages import StoredMessage
 from bot.understanding import Understanding, normalise
@@ -66,6 +69,7 @@ class Context:
         """Whether `score` reaches the calibrated threshold of that name (bot.answers.relevance)."""
         if self.probes is not None:
             self.probes.append((threshold, score))
+        log.debug("%s threshold %.3f, best evidence %.3f", threshold, getattr(self.thresholds, threshold), score)
         return score >= getattr(self.thresholds, threshold)
 
     @property

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bot.answers.asked import Asked
 from bot.answers.context import Context, mentions, negated
+from bot.answers.measures import MEASURE, in_base, measures
 from bot.answers.not_sold import not_sold
 from bot.answers.plan import plan
 from bot.answers.request import AUDIENCES, Request
@@ -39,18 +40,7 @@ _SALE = {"sale", "discount", "discounted", "reduced", "deal", "deals", "clearanc
 # "at least 300 lbs", "under 2 kg", "over 1000 lumens": a limit on a measured quantity.
 _LIMIT = re.compile(
     r"\b(at least|min(?:imum)?|over|more than|above|under|below|less than|max(?:imum)?|up to|no more than)\s*"
-    r"(\d+(?:[.,]\d+)?)\s*(kg|g|lbs?|pounds|oz|cm|mm|m|in|inches|\"|ft|l|ml|litres?|liters?|lumens|lm|mah|w|watts?)\b",
-    re.I,
-)
-_UNIT = {
-    "kg": ("g", 1000), "g": ("g", 1), "lb": ("g", 453.592), "lbs": ("g", 453.592), "pounds": ("g", 453.592),
-    "oz": ("g", 28.35), "cm": ("mm", 10), "mm": ("mm", 1), "m": ("mm", 1000), "in": ("mm", 25.4),
-    "inches": ("mm", 25.4), '"': ("mm", 25.4), "ft": ("mm", 304.8), "l": ("ml", 1000), "ml": ("ml", 1),
-    "litre": ("ml", 1000), "litres": ("ml", 1000), "liter": ("ml", 1000), "liters": ("ml", 1000),
-    "lumens": ("lm", 1), "lm": ("lm", 1), "mah": ("mah", 1), "w": ("w", 1), "watt": ("w", 1), "watts": ("w", 1),
-}  # fmt: skip
-_MEASURE = re.compile(
-    r"(\d+(?:[.,]\d+)?)\s*(kg|g|lbs?|pounds|oz|cm|mm|m|in|inches|\"|ft|l|ml|litres?|liters?|lumens|lm|mah|w|watts?)\b",
+    rf"({MEASURE.pattern})",
     re.I,
 )
 # Picks this much less relevant than the best are left out: three picks of which one fits worse
@@ -66,22 +56,19 @@ class Limit:
     at_least: bool
 
     def met(self, text: str) -> bool:
-        for found in _MEASURE.finditer(text):
-            base, factor = _UNIT[found.group(2).lower()]
-            if base != self.base:
-                continue
-            value = float(found.group(1).replace(",", ".")) * factor
-            if (value >= self.value) if self.at_least else (value <= self.value):
-                return True
-        return False
+        return any(
+            (m.value >= self.value) if self.at_least else (m.value <= self.value)
+            for m in measures(text)
+            if m.base == self.base
+        )
 
 
 def limits(text: str) -> list[Limit]:
     found = []
     for match in _LIMIT.finditer(text):
-        base, factor = _UNIT[match.group(3).lower()]
+        quantity = in_base(match.group(3), match.group(4))
         at_least = match.group(1).lower() in ("at least", "min", "minimum", "over", "more than", "above")
-        found.append(Limit(base, float(match.group(2).replace(",", ".")) * factor, at_least))
+        found.append(Limit(quantity.base, quantity.value, at_least))
     return found
 
 

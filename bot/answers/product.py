@@ -6,6 +6,7 @@ sentence says so, and "I don't know" when the details do not say."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from bot.answers.asked import Asked, answer_type, fits_type
 from bot.answers.context import Context, mentions, named_variants, negated
@@ -36,6 +37,19 @@ _PRICE_OR_STOCK = re.compile(
 )
 # A detail this short is given with the one after it.
 _SHORT = 40
+# What a detail sentence loses for not saying any of the words asked about (scores are cosine
+# similarities, answerable ones around 0.6).
+_UNCOVERED = 0.2
+# How product details name what a measure word asks ("how heavy?" -> "Weight: 640 g").
+_MEASURED_AS = {
+    stem(word): nouns
+    for word, nouns in {
+        "heavy": ("weight", "weighs"), "light": ("weight", "weighs"), "weigh": ("weight",), "wide": ("width", "w"),
+        "tall": ("height", "h"), "high": ("height", "h"), "long": ("length", "l"), "deep": ("depth", "d"),
+        "thick": ("thickness",), "big": ("size", "dimensions"), "large": ("size", "dimensions"),
+        "small": ("size", "dimensions"), "fast": ("speed",), "warm": ("temperature", "rating"),
+    }.items()
+}  # fmt: skip
 # The yes/no question ends where its clause does: "Is it waterproof? I'm hiking in October."
 _QUESTION_CLAUSE = re.compile(r"[?.!]\s")
 # Questions about a product that a policy may answer better than its description.
@@ -67,6 +81,26 @@ def attribute_words(asked: Asked, product: Product, kinds: set[str]) -> list[str
         for w in asked.about(set())
         if stem(w) not in name and stem(w) not in values and w not in _OFFER_WORDS and not any(c.isdigit() for c in w)
     ]
+
+
+def covering(ctx: Context, found: list[Scored], keys: list[str], title: str) -> list[Scored]:
+    """`found` re-ranked by the words asked about that the shop never uses: "the impedance of the
+    headphones?", "what tpi is the tyre?" are not answered by "3.5 mm cable included" or "Sizes:
+    700x38c", however close their meaning. A sentence that does not say such a word (or the noun
+    of a measure word: "heavy" is said as "Weight") scores `_UNCOVERED` less for it; the "I don't
+    know" threshold is calibrated on these scores."""
+    foreign = [k for k in keys if not ctx.index.spelling.known_to_shop(fold(k))]
+    if not foreign:
+        return found
+
+    def says(text: str, key: str) -> bool:
+        return mentions(text, key) or any(mentions(text, noun) for noun in _MEASURED_AS.get(stem(key), ()))
+
+    said = [
+        replace(f, uncovered=_UNCOVERED * sum(not says(f"{title} {f.unit.text}", k) for k in foreign) / len(keys))
+        for f in found
+    ]
+    return sorted(said, key=lambda f: -f.score)
 
 
 def polarity(asked: Asked, keys: list[str], evidence: str) -> str | None:
@@ -130,7 +164,8 @@ async def answer_product(ctx: Context, asked: Asked, products: list[Product]) ->
     # ("PayPal for the Gust?") is not answered by its price either.
     policy_topic = bool(POLICY_TOPIC.search(asked.clean))
     details = [u for u in units if u.kind != "variant" and not (policy_topic and u.kind == "offer")]
-    found = [f for f in index.evidence.search(query, details, k=6) if fits_type(f.unit.text, wanted)][:3]
+    found = [f for f in index.evidence.search(query, details, k=6) if fits_type(f.unit.text, wanted)]
+    found = covering(ctx, found, keys, product.title)[:3]
     # A policy that covers the product ("can I return it?", "the warranty on that", "shipping
     # for the lamp"), searched with the product's kind so a table's row for it is found.
     kind = " ".join(sorted({w for w in tokens(f"{product.type} {product.title}") if stem(w) in kinds}))

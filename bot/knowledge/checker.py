@@ -33,6 +33,20 @@ _NO = re.compile(r"^\W*(no\b|nope\b|unfortunately,? (?:not|no)\b|sadly,? not\b|i
 Polarity = Literal["yes", "no", "any"] | None
 
 
+# An opener that says yes ("Of course.", "Sure!", "Yes, of course."), when nothing said yes.
+_AFFIRMING = re.compile(r"^\s*(?:(?:yes|yeah|yep|of course|sure(?: thing)?|absolutely|certainly|definitely)\b[!.,]*\s*)+", re.I)
+
+
+def unaffirmed(reply: str) -> str:
+    """The reply without an opener that says yes: a shopper reads "Of course." as the answer to
+    whatever they asked, so it is only said when the evidence says yes."""
+    found = _AFFIRMING.match(reply)
+    if not found or found.end() == len(reply):
+        return reply
+    rest = reply[found.end() :]
+    return rest[:1].upper() + rest[1:]
+
+
 def numbers(text: str) -> set[Decimal]:
     """Every value every figure in the text can mean."""
     found: set[Decimal] = set()

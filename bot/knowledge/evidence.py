@@ -67,10 +67,11 @@ class Scored:
     meaning: float  # cosine of the question and the unit, -1..1
     words: float  # the share of the question's words (weighted by rarity) the unit has, 0..1
     named: float = 0.0  # the question names the table row the unit is
+    uncovered: float = 0.0  # what an answerer takes off for words asked about that the unit does not say
 
     @property
     def score(self) -> float:
-        return self.meaning + WORDS_WEIGHT * self.words + self.named
+        return self.meaning + WORDS_WEIGHT * self.words + self.named - self.uncovered
 
 
 # A question that names a table row's first cell ("warranty on lights?" and the row "Lights") is

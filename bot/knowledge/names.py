@@ -34,6 +34,8 @@ _LOOSE_COVERAGE = 0.25
 _EVERYDAY_COVERAGE = 0.75
 # A message that asks for another kind of thing must use this much of a title to name it.
 _OTHER_KIND_COVERAGE = 0.75
+# A word shorter than this is an acronym ("PD", "ANC"), not a product's own name.
+_NAME_LETTERS = 4
 # Titles whose best score is within this share of the best are named together (ambiguous).
 _TIE = 0.9
 
@@ -169,6 +171,9 @@ class CatalogNames:
         found = set(self._by_stem.get(stem(typed), ()))
         if typed in self._holders:
             found.add(typed)
+        if typed.isdigit():
+            # "the trailhound 29" is the "29er": a number with the letters a title puts after it.
+            found |= {w for w in self._vocabulary if w.startswith(typed) and w[len(typed) :].isalpha()}
         if not found and len(typed) >= 5:
             for word, score, _ in process.extract(typed, self._vocabulary, scorer=fuzz.ratio, score_cutoff=88, limit=2):
                 if len(word) >= 6:
@@ -219,6 +224,11 @@ class CatalogNames:
                 continue  # kind words alone ("linen shirt") name a kind, not a product
             whole = sum(self._weight[w] for w in names) or 1.0
             coverage = sum(self._weight[w] for w in named) / whole
+            if said_kinds & kinds:
+                # The kind said counts too: "the halden dining table" names "Halden Solid Oak
+                # Dining Table" (shoppers leave out "solid oak"), not "Halden Oak Coffee Table".
+                titled = self._titles[product_id]
+                coverage = max(coverage, sum(self._weight[w] for w in matched) / (sum(self._weight[w] for w in titled) or 1.0))
             # One word only this title has names it, when it is no everyday word or comes with
             # the product's kind: "the camargue", "the studio headphones" (not "travel"). Not a
             # bare number, and not when the message asks for another kind ("an hdmi cable" is no
@@ -241,9 +251,15 @@ class CatalogNames:
             if not product.offered and coverage < _EVERYDAY_COVERAGE and not uncommon:
                 continue  # a draft is named by its name ("the Squall"), not by "board" or "reading"
             head = self._heads.get(product_id)
+            # Its own name: a word of the title outside any parenthesis, longer than an acronym
+            # ("PD", "MFi" and "(MFi Certified)" say what it is, not what it is called).
+            bare = set(tokens(_PARENTHESIS.sub(" ", product.title)))
             own_names = [
-                w for w in names if w.isalpha() and w != head and not self._common(w) and self._frequency[w] == 1
-            ]
+                w
+                for w in names
+                if w.isalpha() and len(w) >= _NAME_LETTERS and w in bare and w != head
+                and not self._common(w) and self._frequency[w] == 1
+            ]  # fmt: skip
             if coverage < _EVERYDAY_COVERAGE and own_names and not set(own_names) & set(matched):
                 continue  # "waterproof jackets" names no "Squall Waterproof Jacket": "Squall" is its name
             score = sum(self._weight[w] for w in matched) + coverage

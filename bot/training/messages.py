@@ -130,3 +130,22 @@ def feelings(rng: random.Random, count: int) -> list[tuple[str, str]]:
         else:
             found.append((rng.choice(_HAPPY).format(k=kind), "happy"))
     return found
+
+
+_FIRST = "jane|omar|li|sam|ana|raj|emma|david|klara|liam".split("|")
+_LAST = "doe|haddad|wei|patel|novak|kim|walsh|rossi|silva|berg".split("|")
+
+
+def typed_casually(rng: random.Random, text: str) -> str:
+    """An ordinary request the way shoppers type it in a hurry, none of it angry: "??", no
+    capitals, "pls", an order number with an e-mail (often pasted in capitals)."""
+    roll = rng.random()
+    if roll < 0.25:
+        return f"{text.rstrip('?.! ')}??"
+    if roll < 0.45:
+        email = f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}@example.com"
+        order = rng.choice(["#", "order ", "", "SO-"]) + str(rng.randint(1000, 99999))
+        return f"{text.rstrip('?.! ')} - {order}, {email.upper() if rng.random() < 0.5 else email}"
+    if roll < 0.6:
+        return f"{text.rstrip('?.! ').lower()} pls"
+    return text

@@ -27,7 +27,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from bot.knowledge.catalog import Product
 from bot.corpus import Message, halves, read_messages
-from bot.training.messages import feelings, shop_questions
+from bot.training.messages import feelings, shop_questions, typed_casually
 from bot.understanding import INTENTS, Intent, SentimentHeads, normalise
 from bot.understanding.encoder import SentenceEncoder, Vectors
 from bot.understanding.fury import with_intensity
@@ -429,6 +429,11 @@ class UnderstandingData:
         others = [(text, "calm") for text, feeling in felt if feeling != "furious"]
         others += [(text, "calm") for text, _ in complaints + reviews[:cut]][: len(felt)]
         others += [(text, "calm") for text, _ in calm[:calm_cut]][: len(felt) // 2]
+        # Ordinary questions typed in a hurry ("size S??", an order number with an e-mail in
+        # capitals): casual, not furious.
+        casual_rng = rng_for("casual")
+        hurried = [text for text, _ in generic[: len(felt) // 2]] + [text for text, _ in calm[:calm_cut]][-(len(felt) // 2) :]
+        others += [(typed_casually(casual_rng, text), "calm") for text in hurried]
         self.fury_train = [(text, "furious") for text, feeling in felt if feeling == "furious"] + others
 
         if self.corpus is not None:

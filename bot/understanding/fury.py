@@ -33,12 +33,13 @@ _AGAIN = re.compile(
 )
 _SARCASM = re.compile(r"^\W*(great|wonderful|perfect|fantastic|brilliant|lovely|oh (?:great|perfect|wonderful)|thanks a lot)\b", re.I)
 _WORD = re.compile(r"[A-Za-z]{3,}")
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}")
 FEATURES = 7
 
 
 def intensity(text: str) -> list[float]:
     """Seven measures of how a message is said, each 0..1."""
-    words = _WORD.findall(text)
+    words = _WORD.findall(_EMAIL.sub(" ", text))  # an e-mail pasted in capitals is no shouting
     capitals = sum(w.isupper() for w in words) / len(words) if words else 0.0
     return [
         capitals,
