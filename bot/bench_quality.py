@@ -41,6 +41,7 @@ class Outcome:
     seconds: float
     tokens: int
     verdict: Verdict
+    grounding_ms: float = 0.0  # understanding + grounding alone, no model, no Redis writes
 
     @property
     def right(self) -> bool:
@@ -67,6 +68,18 @@ async def ask(runtime: Runtime, user: str, text: str) -> tuple[Reply, float]:
     return final, time.perf_counter() - started
 
 
+async def _grounding_ms(runtime: Runtime, user: str, text: str) -> float:
+    """The time the engine spends deciding what to say (understanding, then the answerers),
+    timed on its own: the issue's budget for both is 15 ms per message, p50, on 2 cores."""
+    customer = await runtime.store.customer_for("cli", user)
+    history = await runtime.store.history(customer)
+    assert runtime.understander is not None
+    started = time.perf_counter()
+    understanding = await runtime.understander.understand(text)
+    await runtime.knowledge.ground(customer, text, history, understanding)
+    return (time.perf_counter() - started) * 1000
+
+
 async def run_shop(
     runtime: Runtime, folder: Path, questions: Sequence[Question], *, show: Callable[[str], None] | None = None
 ) -> list[Outcome]:
@@ -80,6 +93,7 @@ async def run_shop(
         for turn in question.history:
             if turn.role == "user":
                 await ask(runtime, user, turn.text)
+        grounding_ms = await _grounding_ms(runtime, user, question.question)
         reply, seconds = await ask(runtime, user, question.question)
         customer = await runtime.store.customer_for("cli", user)
         asked = [m for m in await runtime.store.history(customer) if m.role == "user"]
@@ -94,6 +108,7 @@ async def run_shop(
             seconds,
             reply.tokens,
             verdict,
+            grounding_ms,
         )
         outcomes.append(outcome)
         if show is not None:
@@ -186,6 +201,7 @@ def shop_figures(outcomes: Sequence[Outcome]) -> dict[str, str]:
         ),
         "model reply kept": _percent(sum("corrected" not in o.flags for o in generated), len(generated)),
         "p50 s": f"{statistics.median(latencies):.2f}",
+        "understand+ground p50 ms": f"{statistics.median([o.grounding_ms for o in outcomes] or [0.0]):.1f}",
     }
 
 

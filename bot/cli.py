@@ -53,6 +53,16 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 # -- calibrate ------------------------------------------------------------------------------
 
 
+def _held_out(names: str | None, corpus: Path | None) -> set[str]:
+    """The shops reported apart as never looked at: given, or listed in the corpus's held_out.txt."""
+    if names:
+        return set(names.split(","))
+    listed = corpus / "held_out.txt" if corpus else None
+    if listed is None or not listed.is_file():
+        return set()
+    return {line.split("#")[0].strip() for line in listed.read_text(encoding="utf-8").splitlines()} - {""}
+
+
 def _other_desks(path: Path | None) -> list[str]:
     """The half of other companies' support questions that may be calibrated on (the other half
     is what `bench messages` quotes)."""
@@ -508,6 +518,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     quality.add_argument(
+        "--held-out",
+        metavar="SHOPS",
+        help="with --corpus: the shops whose questions were never read (comma-separated), reported apart "
+        "(default: those listed in held_out.txt in the corpus folder)",
+    )
+    quality.add_argument(
         "--serve-gguf",
         nargs="?",
         const="smollm2",
@@ -697,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if args.dump:
                 dump(outcomes, args.dump)
-            print(quality_report(outcomes))
+            print(quality_report(outcomes, held_out=_held_out(args.held_out, args.corpus)))
     except ShopbotError as exc:
         print(f"shopbot: {exc}", file=sys.stderr)
         return 2
