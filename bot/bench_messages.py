@@ -55,7 +55,7 @@ class MessagesFigures:
             f"| other companies' support questions | {self.other_desks} |",
             f"| ... told the assistant only helps with the shop | "
             f"{_percent(self.other_desks_outcomes['out_of_scope'], self.other_desks)} |",
-            f"| ... declined (\"I don't know that\") | {_percent(self.other_desks_outcomes['declined'], self.other_desks)} |",
+            f'| ... declined ("I don\'t know that") | {_percent(self.other_desks_outcomes["declined"], self.other_desks)} |',
             f"| ... handed to a person | {_percent(self.other_desks_outcomes['handed_over'], self.other_desks)} |",
             f"| ... answered as if a shop question (wrong) | "
             f"{_percent(self.other_desks_outcomes['answered'], self.other_desks)} |",
@@ -105,7 +105,11 @@ async def measure_messages(
 
 
 async def run_messages_bench(
-    settings: Settings, folder: Path, *, half: Literal["learn", "measure"] = "measure", show: Callable[[str], None] | None = None
+    settings: Settings,
+    folder: Path,
+    *,
+    half: Literal["learn", "measure"] = "measure",
+    show: Callable[[str], None] | None = None,
 ) -> MessagesFigures:
     """One half of the messages in `folder` (customer_sentiment.jsonl, other_domains.jsonl)
     through an engine serving the store in `settings`."""

@@ -16,14 +16,14 @@ import statistics
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.answers.calibration import Samples, collect, report
 from bot.corpus import Question, Verdict, judge, read_questions
-from bot.knowledge.index import ShopIndex, build_index
 from bot.errors import ShopbotError
+from bot.knowledge.index import ShopIndex, build_index
 from bot.knowledge.shop import load_shop
 from bot.language import detect_language
 from bot.messages import Address, Inbound, Reply
@@ -196,21 +196,21 @@ def shop_figures(outcomes: Sequence[Outcome]) -> dict[str, str]:
         "wrong facts": str(sum(o.verdict.wrong_fact for o in outcomes)),
         "declined rightly": _percent(sum(o.right for o in declinable), len(declinable)),
         "answerable declined": str(sum("declined" in o.flags or "not_sold" in o.flags for o in answerable)),
-        "yes/no contradicted": str(
-            sum(any("opposite" in reason for reason in o.verdict.reasons) for o in yes_no)
-        ),
+        "yes/no contradicted": str(sum(any("opposite" in reason for reason in o.verdict.reasons) for o in yes_no)),
         "model reply kept": _percent(sum("corrected" not in o.flags for o in generated), len(generated)),
         "p50 s": f"{statistics.median(latencies):.2f}",
         "understand+ground p50 ms": f"{statistics.median([o.grounding_ms for o in outcomes] or [0.0]):.1f}",
     }
 
 
-def quality_report(outcomes: Sequence[Outcome], held_out: set[str] = frozenset()) -> str:
+def quality_report(outcomes: Sequence[Outcome], held_out: Collection[str] = frozenset()) -> str:
     """One row per shop, then all shops together, then the shops' figures by kind of question."""
     by_shop: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         by_shop[outcome.shop].append(outcome)
-    rows = [(shop + (" (held out)" if shop in held_out else ""), shop_figures(found)) for shop, found in by_shop.items()]
+    rows = [
+        (shop + (" (held out)" if shop in held_out else ""), shop_figures(found)) for shop, found in by_shop.items()
+    ]
     if len(by_shop) > 1:
         rows.append(("all", shop_figures(outcomes)))
         if held_out and (kept := [o for o in outcomes if o.shop in held_out]):
@@ -222,7 +222,9 @@ def quality_report(outcomes: Sequence[Outcome], held_out: set[str] = frozenset()
     for outcome in outcomes:
         kinds[outcome.question.kind or outcome.question.intent or "-"].append(outcome)
     lines += ["", "| kind | right |", "|---|---|"]
-    lines += [f"| {kind} | {_share(sum(o.right for o in found), len(found))} |" for kind, found in sorted(kinds.items())]
+    lines += [
+        f"| {kind} | {_share(sum(o.right for o in found), len(found))} |" for kind, found in sorted(kinds.items())
+    ]
     reasons = Counter(reason.split(":")[0].split(" '")[0] for o in outcomes for reason in o.verdict.reasons)
     if reasons:
         lines += ["", "misses: " + ", ".join(f"{reason} x{n}" for reason, n in reasons.most_common(8))]

@@ -285,7 +285,10 @@ def _train_understanding(args: argparse.Namespace) -> None:
 
     shop = load_shop(args.store)
     data = UnderstandingData(
-        args.datasets, shop.offered, seed=args.seed, limit=args.limit,
+        args.datasets,
+        shop.offered,
+        seed=args.seed,
+        limit=args.limit,
         corpus=args.corpus if args.corpus.is_dir() else None,
     ).build()
     encoder = SentenceEncoder.load(args.encoder, layers=args.layers)
@@ -303,7 +306,7 @@ def _import(folder: Path, *, strict: bool) -> int:
     from bot.knowledge.shop import load_shop
 
     shop = load_shop(folder)
-    index = build_index(shop, None, None)  # what serving builds (but the vectors), built once to be sure it can be
+    index = build_index(shop, None, None)  # type: ignore[arg-type]  # what serving builds (but the vectors), built once to be sure it can be
     print(shop.summary())
     print(f"  evidence: {len(index.evidence.units)} units ({len(index.policy_units)} from policies and FAQ)")
     if not shop.products:
@@ -447,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     calibrate = commands.add_parser(
         "calibrate",
-        help="calibrate the \"I don't know\" thresholds on a corpus of shops and save them",
+        help='calibrate the "I don\'t know" thresholds on a corpus of shops and save them',
         description="Answers every labelled question of every shop in the corpus with the real answerers and "
         "sets each threshold where the most questions are right (answerable ones answered, unanswerable ones "
         "declined), then writes them to bot/answers/thresholds.json (or --out).",
@@ -654,8 +657,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bench" and args.bench == "messages":
             from bot.bench_messages import run_messages_bench
 
-            figures = asyncio.run(run_messages_bench(settings, args.messages, half=args.half, show=print if args.show else None))
-            print("\n".join(figures.lines()))
+            messages_figures = asyncio.run(
+                run_messages_bench(settings, args.messages, half=args.half, show=print if args.show else None)
+            )
+            print("\n".join(messages_figures.lines()))
         elif args.command == "bench" and args.bench == "injection":
             from bot.bench_injection import run_injection_bench
 
@@ -698,9 +703,7 @@ def main(argv: list[str] | None = None) -> int:
                     gguf = default_gguf() if args.serve_gguf == "smollm2" else Path(args.serve_gguf)
                     server = stack.enter_context(LlamaServer(gguf, threads=settings.llm.threads))
                     remote = {"backend": "remote", "url": server.url, "model_name": server.alias}
-                    settings = load_settings(
-                        **_merge(overrides, {"llm": {**remote, "context_window": CONTEXT_TOKENS}})
-                    )
+                    settings = load_settings(**_merge(overrides, {"llm": {**remote, "context_window": CONTEXT_TOKENS}}))
                 outcomes = asyncio.run(
                     run_quality_bench(
                         settings,

@@ -197,7 +197,7 @@ def judge(
     wrong += [f"amount {a}" for a in question.wrong_amounts if states_amount(reply, a)]
     reasons += [f"states {w!r}" for w in wrong]
     # The products named, longest title first so that "Buds Air" inside "Buds Air 2" is not both.
-    named = []
+    named: list[str] = []
     for title in sorted(_mentioned(reply, catalog), key=len, reverse=True):
         if not any(title.lower() in other.lower() for other in named):
             named.append(title)
@@ -242,7 +242,9 @@ def judge(
             reasons.append("not handed to a person")
     elif expect == "small_talk":
         if flags & {"declined", "not_sold", "corrected", "fallback"}:
-            reasons.append(f"answered small talk as {sorted(flags & {'declined', 'not_sold', 'corrected', 'fallback'})}")
+            reasons.append(
+                f"answered small talk as {sorted(flags & {'declined', 'not_sold', 'corrected', 'fallback'})}"
+            )
         if named:
             reasons.append(f"names products: {named[:3]}")
         if len(reply) > 300:

@@ -13,12 +13,12 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
+from bot.answers.phrases import LANGUAGE_NAMES
 from bot.commands import Commands, parse_command
 from bot.errors import DuplicateMessage, MessageRejected, MessageTooLong, RateLimited, ShopbotError
-from bot.answers.phrases import LANGUAGE_NAMES
 from bot.guard import REFUSAL, Guard
 from bot.knowledge import Grounding, Knowledge
-from bot.knowledge.checker import Checker, states_any, unaffirmed
+from bot.knowledge.checker import Checker, may_affirm, states_any, unaffirmed
 from bot.knowledge.facts import fact_texts
 from bot.knowledge.slots import fill, marker, markers, unfinished
 from bot.language import detect_language
@@ -44,8 +44,6 @@ from bot.understanding import Understander, Understanding
 
 log = logging.getLogger(__name__)
 
-# The longest opener that says yes ("Yes, of course! ") is whole by this many characters.
-_OPENER_CHARS = 18
 PHRASE_INSTRUCTION = (
     "The reply is decided: say it to the customer in one or two friendly sentences, keeping every "
     "name, figure and date exactly as written, and add no other facts."
@@ -273,13 +271,15 @@ class Engine:
                     written += piece
                     # A model that writes slots says "[offer]"; the shopper reads the value.
                     said, missing = fill(written, grounding.slots) if slotted else (written, [])
+                    # Nothing is shown while the reply may still open with "Of course.", which is
+                    # then left out: said when nothing says yes, it reads as a yes.
+                    opening = not affirmed and may_affirm(said)
                     if not affirmed:
                         said = unaffirmed(said)
                     # Show the reply as it grows, a whole word at a time and only while every
-                    # word shown passes the check: a wrong price is never on screen. Nothing until
-                    # an opener like "Of course." is whole, so that one not meant is never shown.
+                    # word shown passes the check: a wrong price is never on screen.
                     ready = said[: max(said.rfind(" "), said.rfind("\n")) + 1]
-                    if clean and len(ready) > len(shown) and (affirmed or len(written) >= _OPENER_CHARS):
+                    if clean and len(ready) > len(shown) and not opening:
                         if missing or (checking and checker.problems(ready)) or self._guard.may_leak(ready):
                             clean = False
                         else:
@@ -306,7 +306,10 @@ class Engine:
             if grounding.key_facts and not states_any(reply_text, grounding.key_facts):
                 problems.append("none of the facts asked for")
             problems += [f"not {fact!r}" for fact in grounding.required if not states_any(reply_text, [fact])]
-            if grounding.language != "en" and detect_language(reply_text, fallback=grounding.language) != grounding.language:
+            if (
+                grounding.language != "en"
+                and detect_language(reply_text, fallback=grounding.language) != grounding.language
+            ):
                 problems.append(f"not written in {grounding.language!r}")
             if self._guard.leaks(reply_text):
                 log.warning("reply to %s withheld: it repeated the instructions or the canary", customer_id)

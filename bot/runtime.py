@@ -125,9 +125,7 @@ async def open_runtime(settings: Settings, model: LanguageModel | None = None) -
         )
         watcher = asyncio.create_task(watch_store(folder, knowledge))
         try:
-            yield Runtime(
-                engine, store, llm, metrics, knowledge, url, embedded, Outbox(store), encoder, understander
-            )
+            yield Runtime(engine, store, llm, metrics, knowledge, url, embedded, Outbox(store), encoder, understander)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -222,7 +222,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("shopbot")))
     store_dir: Path | None = Field(None, description="the shop's store folder; unset: the demo shop")
     understanding_dir: Path | None = Field(
-        None, description="the intent, sentiment and fury heads (shopbot train-understanding --out); unset: the shipped ones"
+        None,
+        description="the intent, sentiment and fury heads (shopbot train-understanding --out); unset: the shipped ones",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

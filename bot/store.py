@@ -588,8 +588,8 @@ class Store:
 
     @_unavailable
     async def gaps(self, count: int = 100) -> list[str]:
-        found = await self.redis.xrevrange(self.gaps_stream, count=count)
-        return [str(fields.get("question", "")) for _, fields in found]
+        found = await self.redis.xrevrange(self.gaps_stream, count=count) or []
+        return [str((fields or {}).get("question", "")) for _, fields in found]
 
     @_unavailable
     async def taste(self, customer_id: str) -> tuple[list[str], list[str]]:

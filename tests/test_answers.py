@@ -139,7 +139,9 @@ async def test_follow_ups_mean_what_the_conversation_is_about(demo: Engine, surf
     assert "32.5" in reply.text and "30.6" not in reply.text, reply  # the size asked about, not every size
 
 
-async def test_small_talk_is_answered_like_a_person_would(demo: Engine, model: tuple[ScriptedModel, RemoteModel]) -> None:
+async def test_small_talk_is_answered_like_a_person_would(
+    demo: Engine, model: tuple[ScriptedModel, RemoteModel]
+) -> None:
     scripted, _ = model
     for question, expected in (
         ("hey there, how's your day going?", "doing well"),

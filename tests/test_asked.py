@@ -112,7 +112,9 @@ def test_one_message_with_several_questions_is_cut_into_them() -> None:
     ]
     # What asks nothing stays with its question.
     assert parts("do i have to pay for returns? i'm in france") == ["do i have to pay for returns (i'm in france)"]
-    assert parts("I prefer lightweight gear. any tent suggestions?") == ["I prefer lightweight gear. any tent suggestions"]
+    assert parts("I prefer lightweight gear. any tent suggestions?") == [
+        "I prefer lightweight gear. any tent suggestions"
+    ]
 
 
 def test_small_talk_is_told_from_a_polite_question() -> None:

@@ -75,3 +75,15 @@ def test_offers_say_stock_and_backorders_plainly() -> None:
     assert said.startswith("The Drizzle Shell Jacket is $129.00.") and "Out of stock: Mustard in M" in said
     backorder = jacket.variants[0].model_copy(update={"stock": 0, "inventory_policy": "continue"})
     assert "you can still order it" in offer(jacket, "USD", variants=[backorder])
+
+
+def test_an_opener_that_says_yes_is_left_out_and_held_back_until_it_is_known() -> None:
+    from bot.knowledge.checker import may_affirm, unaffirmed
+
+    assert unaffirmed("Of course. The Beacon 400 is IPX4 splash-proof.") == "The Beacon 400 is IPX4 splash-proof."
+    assert unaffirmed("Yes, of course! it ships today.") == "It ships today."
+    assert unaffirmed("Sure") == "Sure", "nothing after it: kept, the checker judges the whole"
+    assert unaffirmed("Surely not today.") == "Surely not today."
+    # While streaming: "Of cou" may become an opener, "Your" cannot.
+    assert may_affirm("Of cou") and may_affirm("Yes, o") and may_affirm("Sure! ")
+    assert not may_affirm("Your ") and not may_affirm("Of course. The") and not may_affirm("Shipping")

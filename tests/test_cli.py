@@ -235,7 +235,9 @@ def test_bench_messages_measures_hand_overs_and_other_desks_on_the_measured_half
             "what is the interest rate on your savings account?",
         ]
     ]
-    (tmp_path / "customer_sentiment.jsonl").write_text("".join(m.model_dump_json(exclude_none=True) + "\n" for m in customers))
+    (tmp_path / "customer_sentiment.jsonl").write_text(
+        "".join(m.model_dump_json(exclude_none=True) + "\n" for m in customers)
+    )
     (tmp_path / "other_domains.jsonl").write_text("".join(m.model_dump_json(exclude_none=True) + "\n" for m in desks))
     env = clean_env(SHOPBOT_REDIS_URL=redis_url, SHOPBOT_REDIS_PREFIX=f"msgs{time.monotonic_ns()}")
     done = subprocess.run(
@@ -243,7 +245,9 @@ def test_bench_messages_measures_hand_overs_and_other_desks_on_the_measured_half
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    table = {row.split("|")[1].strip(): row.split("|")[2].strip() for row in done.stdout.splitlines() if row.startswith("| ")}
+    table = {
+        row.split("|")[1].strip(): row.split("|")[2].strip() for row in done.stdout.splitlines() if row.startswith("| ")
+    }
     # Only the measured half is asked, so its sizes are what the table counts.
     assert table["customers' messages"] == str(len(halves(customers)[1])), done.stdout
     assert table["other companies' support questions"] == str(len(halves(desks)[1])), done.stdout

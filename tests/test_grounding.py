@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from bot.answers.asked import Budget, read_budget
 from bot.engine import PHRASE_INSTRUCTION, Engine
 from bot.knowledge.checker import unsupported
-from bot.answers.asked import Budget, read_budget
 from bot.knowledge.grounding import ShopKnowledge
 from bot.knowledge.hours import open_now
 from bot.knowledge.shop import DEMO_SHOP, load_shop
@@ -32,7 +32,7 @@ from bot.messages import Address, Inbound, Reply, ReplyDelta
 from bot.metrics import Metrics
 from bot.settings import EngineSettings
 from bot.store import Store
-from bot.understanding import Understander, heads_layer
+from bot.understanding import Understander
 from bot.understanding.encoder import SentenceEncoder
 from tests.conftest import GREEDY
 from tests.servers import serve_asgi
@@ -656,9 +656,7 @@ async def test_a_policy_reply_that_only_gives_the_contact_is_replaced(
 ) -> None:
     scripted, engine = slot_engine
     scripted.says = "I'm sorry to hear that. Please e-mail [support_email]."
-    reply, _ = await ask(
-        engine, "Can I still return boots I bought 45 days ago? Never worn outside.", user="boots"
-    )
+    reply, _ = await ask(engine, "Can I still return boots I bought 45 days ago? Never worn outside.", user="boots")
     # The reply said none of what the policy says ("cannot be returned", "30 days"): replaced.
     assert "corrected" in reply.flags and "returned" in reply.text, reply.text
 

@@ -47,7 +47,9 @@ def test_products_that_are_not_offered_have_no_evidence(index: ShopIndex) -> Non
 
 
 def test_shopper_words_and_places_map_to_shop_words() -> None:
-    assert "return" in expand("can I send it back?") and "return" in expand("how many days do i have to send stuff back")
+    assert "return" in expand("can I send it back?") and "return" in expand(
+        "how many days do i have to send stuff back"
+    )
     assert "refund" in expand("I want my money back") and "payment" in expand("do you take klarna?")
     assert "NY" in expand("curbside delivery to new york?") and "new york" in expand("states NY, NJ")
     assert "price" in expand("Canada: UPS Standard, $19.00") and "time" in expand("3-5 business days")

@@ -51,7 +51,6 @@ from bot.copywriter import Copywriter
 from bot.engine import Engine
 from bot.knowledge.grounding import ShopKnowledge
 from bot.knowledge.shop import DEMO_SHOP, load_shop
-from bot.understanding.encoder import SentenceEncoder
 from bot.llm.remote import RemoteModel
 from bot.metrics import Metrics
 from bot.outbox import Outbox
@@ -59,6 +58,7 @@ from bot.settings import EngineSettings, SlackSettings, TelegramSettings, WebSet
 from bot.staff import StaffAssistant
 from bot.store import Store
 from bot.understanding import Understander
+from bot.understanding.encoder import SentenceEncoder
 from tests.conftest import GREEDY
 from tests.servers import serve_asgi
 from tests.test_grounding import ScriptedModel

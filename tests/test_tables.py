@@ -89,7 +89,10 @@ def test_a_row_is_found_by_meaning_when_no_word_matches(encoder: SentenceEncoder
 def test_the_unseen_shops_rates_table_is_read(encoder: SentenceEncoder) -> None:
     shop = load_shop(Path(__file__).parent / "shops" / "kettle_and_leaf")
     index = _index(shop.passages, encoder)
-    query = Query("how much does delivery to Switzerland cost?", encoder.encode(["how much does delivery to Switzerland cost?"])[0])
+    query = Query(
+        "how much does delivery to Switzerland cost?",
+        encoder.encode(["how much does delivery to Switzerland cost?"])[0],
+    )
     assert any("€18.90" in found.unit.text for found in index.search(query, k=3))
 
 

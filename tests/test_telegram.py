@@ -30,7 +30,6 @@ from adapters.web_sessions import SessionTokens
 from bot.engine import Engine
 from bot.knowledge.grounding import ShopKnowledge
 from bot.knowledge.shop import DEMO_SHOP, load_shop
-from bot.understanding.encoder import SentenceEncoder
 from bot.llm.remote import RemoteModel
 from bot.messages import QuickReply
 from bot.metrics import Metrics
@@ -38,6 +37,7 @@ from bot.outbox import Outbox
 from bot.settings import EngineSettings, TelegramSettings, WebSettings, load_settings
 from bot.store import Store
 from bot.understanding import Understander
+from bot.understanding.encoder import SentenceEncoder
 from tests.conftest import GREEDY
 from tests.servers import serve_asgi
 from tests.test_grounding import ScriptedModel

@@ -107,7 +107,11 @@ def test_train_understanding_writes_heads_that_load(tmp_path: Path, capsys: pyte
 
     trained = Understander.load(out)
     first, second, third = trained.understand_many(
-        ["where is my order 77", "I love it, great value", "THIS IS THE 30TH TIME I ASK!!! WHERE IS MY REFUND, SCAMMERS"]
+        [
+            "where is my order 77",
+            "I love it, great value",
+            "THIS IS THE 30TH TIME I ASK!!! WHERE IS MY REFUND, SCAMMERS",
+        ]
     )
     assert first.intent == "order_status"
     assert second.sentiment == "positive"

@@ -26,10 +26,14 @@ _CEILING = re.compile(
     re.I,
 )
 _FLOOR = re.compile(rf"(?:over|above|more than|at least|>)\s*{_AMOUNT}", re.I)
-_RANGE = re.compile(rf"between\s*{_AMOUNT}\s*(?:and|-|to)\s*{_AMOUNT}|{_AMOUNT}\s*(?:-|to)\s*{_AMOUNT}\s*(?:range)?", re.I)
+_RANGE = re.compile(
+    rf"between\s*{_AMOUNT}\s*(?:and|-|to)\s*{_AMOUNT}|{_AMOUNT}\s*(?:-|to)\s*{_AMOUNT}\s*(?:range)?", re.I
+)
 _CURRENCY_NEAR = re.compile(r"[$€£¥]|dollars?|bucks|usd|eur|euros?|pounds?|gbp|quid|yen|jpy|aud|cad|budget", re.I)
 _PEOPLE = [
-    re.compile(rf"\bfor\s+{_COUNT}\s+(?:people|persons|person|adults|guests|of us|kids|children|campers|riders)\b", re.I),
+    re.compile(
+        rf"\bfor\s+{_COUNT}\s+(?:people|persons|person|adults|guests|of us|kids|children|campers|riders)\b", re.I
+    ),
     re.compile(rf"\b{_COUNT}[- ]?(?:person|people|man|p|seater|seat)\b", re.I),
     re.compile(rf"\bfamily of\s+{_COUNT}\b", re.I),
     re.compile(rf"\b(?:sleeps|seats|fits)\s+{_COUNT}\b", re.I),
@@ -51,9 +55,7 @@ _COMPARATIVE = re.compile(
     r"more|less|difference|differ|different|vs\.?|versus|compare[ds]?|comparison)\b",
     re.I,
 )
-_REFERS = re.compile(
-    r"\b(it|its|it's|that|this|them|they|those|these|that one|this one|the one|ones?|same)\b", re.I
-)
+_REFERS = re.compile(r"\b(it|its|it's|that|this|them|they|those|these|that one|this one|the one|ones?|same)\b", re.I)
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
 _ORDINAL = re.compile(r"\b(first|1st|second|2nd|third|3rd|last)\s+(?:one|option|suggestion|pick)?", re.I)
 _SIZE_UP = re.compile(r"\b(bigger|biggest|larger|largest|longer|longest|taller|wider|higher)\b", re.I)
@@ -123,17 +125,24 @@ def read_budget(text: str) -> Budget | None:
     """ "under $50", "max 40 euros", "between 50 and 100", "100$ or less"."""
     if found := _RANGE.search(text):
         amounts = [a for a in found.groups() if a]
-        if len(amounts) == 2 and _CURRENCY_NEAR.search(text) and (low := _amount(amounts[0])) and (high := _amount(amounts[1])):
+        if (
+            len(amounts) == 2
+            and _CURRENCY_NEAR.search(text)
+            and (low := _amount(amounts[0]))
+            and (high := _amount(amounts[1]))
+        ):
             return Budget(min(low, high), max(low, high))
-    high = next((a for m in _CEILING.finditer(text) for a in m.groups() if a), None)
-    low = next((a for m in _FLOOR.finditer(text) for a in m.groups() if a), None)
-    if high is None and low is None:
+    said_high = next((a for m in _CEILING.finditer(text) for a in m.groups() if a), None)
+    said_low = next((a for m in _FLOOR.finditer(text) for a in m.groups() if a), None)
+    if said_high is None and said_low is None:
         return None
     # "up to 4 people", "within 30 days", "over 10 years": only amounts said as money, or after
     # words that only ever precede money ("under", "budget").
-    ceiling = _amount(high) if high else None
-    floor = _amount(low) if low else None
-    moneyish = bool(_CURRENCY_NEAR.search(text)) or bool(re.search(r"\b(under|below|budget|cheaper than)\b", text, re.I))
+    ceiling = _amount(said_high) if said_high else None
+    floor = _amount(said_low) if said_low else None
+    moneyish = bool(_CURRENCY_NEAR.search(text)) or bool(
+        re.search(r"\b(under|below|budget|cheaper than)\b", text, re.I)
+    )
     if not moneyish:
         return None
     return Budget(floor, ceiling)

@@ -80,7 +80,9 @@ async def collect(
     async def probe(index: ShopIndex, text: str) -> list[tuple[str, float]]:
         understanding = await understander.understand(text) if understander else None
         probes: list[tuple[str, float]] = []
-        await answers.ground(index, f"calibration-{uuid.uuid4().hex[:8]}", text, [], understanding, encode, probes=probes)
+        await answers.ground(
+            index, f"calibration-{uuid.uuid4().hex[:8]}", text, [], understanding, encode, probes=probes
+        )
         return probes
 
     for folder, questions in shops:
@@ -92,7 +94,9 @@ async def collect(
             probes = await probe(index, question.question)
             scope = [score for name, score in probes if name == "out_of_scope"]
             if scope and question.expect == "answer" and author == folder:
-                samples.items.append(Sample("out_of_scope", scope[0], True, folder.name, author.name, question.question))
+                samples.items.append(
+                    Sample("out_of_scope", scope[0], True, folder.name, author.name, question.question)
+                )
             probes = [(name, score) for name, score in probes if name != "out_of_scope"]
             if question.kind in _NOT_SAMPLED_FOR_RELEVANCE or not probes:
                 continue

@@ -12,9 +12,9 @@ from bot.answers.context import Context, named_variants
 from bot.answers.measures import measure
 from bot.answers.plan import plan
 from bot.knowledge import Effects, Grounding
-from bot.knowledge.facts import the
 from bot.knowledge.catalog import Product
 from bot.knowledge.evidence import Unit
+from bot.knowledge.facts import the
 from bot.knowledge.text import stem, tokens
 
 # What a comparative word compares (search words, the measure's base unit) and which way is "more".
@@ -43,8 +43,35 @@ _PRICE = re.compile(
 )
 # Words of a comparison that say it is one, not what is compared.
 _COMPARING = set(
-    "which one ones is are better more less difference differ different diff vs versus compare comparison or and "
-    "the between what whats how do does between wise".split()
+    [
+        "which",
+        "one",
+        "ones",
+        "is",
+        "are",
+        "better",
+        "more",
+        "less",
+        "difference",
+        "differ",
+        "different",
+        "diff",
+        "vs",
+        "versus",
+        "compare",
+        "comparison",
+        "or",
+        "and",
+        "the",
+        "between",
+        "what",
+        "whats",
+        "how",
+        "do",
+        "does",
+        "between",
+        "wise",
+    ]
 )
 
 
@@ -61,9 +88,7 @@ async def answer_compare(ctx: Context, asked: Asked, products: list[Product]) ->
     names = {stem(w) for p in products for w in tokens(p.title)} | {
         k for p in products for k in index.names.kinds_of(p)
     }
-    asked_about = [
-        w for w in asked.content if stem(w) not in names and w not in _COMPARING and not _PRICE.fullmatch(w)
-    ]
+    asked_about = [w for w in asked.content if stem(w) not in names and w not in _COMPARING and not _PRICE.fullmatch(w)]
     aspect = _aspect(asked)
     priced = _by_price(ctx, asked, products, effects) if _PRICE.search(asked.clean) else None
     if priced is not None and not asked_about and (aspect is None or aspect[0] == ""):
@@ -83,8 +108,8 @@ async def answer_compare(ctx: Context, asked: Asked, products: list[Product]) ->
         chosen.append((product, unit))
     said = [f"{the(p.title)}: {u.text.rstrip('.')}." for p, u in chosen]
     if aspect is not None and aspect[1] is not None:
-        found = [measure(u.text, aspect[1], aspect[0]) for _, u in chosen]
-        known = [m for m in found if m is not None]
+        values = [measure(u.text, aspect[1], aspect[0]) for _, u in chosen]
+        known = [m for m in values if m is not None]
         if len(known) == len(chosen) and len({m.value for m in known}) == len(known):
             pick = (max if aspect[2] > 0 else min)(range(len(chosen)), key=lambda i: known[i].value)
             said.append(f"So {the(chosen[pick][0].title, capital=False)} is {aspect[3]}.")
@@ -115,7 +140,9 @@ def _differences(ctx: Context, products: list[Product], effects: Effects) -> Gro
         specs.append(found)
     shared = [key for key in specs[0] if all(key in other for other in specs[1:])]
     differing = [
-        key for key in shared if len({_SPEC.match(spec[key].text).group(2).strip().lower() for spec in specs}) > 1  # type: ignore[union-attr]
+        key
+        for key in shared
+        if len({_SPEC.match(spec[key].text).group(2).strip().lower() for spec in specs}) > 1  # type: ignore[union-attr]
     ][:3]
     said, units = [], []
     for product, spec in zip(products, specs, strict=True):
@@ -126,7 +153,11 @@ def _differences(ctx: Context, products: list[Product], effects: Effects) -> Gro
             first = next((u for u in index.product_units[product.id] if u.kind == "detail"), None)
             details = [first] if first else []
         text = " ".join(d.text.rstrip(".") + "." for d in details)
-        said.append(f"{text} {offer.text}".strip() if text.startswith(product.title) else f"{the(product.title)}: {text} {offer.text}".strip())
+        said.append(
+            f"{text} {offer.text}".strip()
+            if text.startswith(product.title)
+            else f"{the(product.title)}: {text} {offer.text}".strip()
+        )
         units += [offer, *details]
     return plan(said, units, effects=effects, notices=said, key_facts=[p.title for p in products], direct=True)
 

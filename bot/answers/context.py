@@ -15,11 +15,11 @@ from bot.knowledge.catalog import Product, Variant
 from bot.knowledge.index import ShopIndex
 from bot.knowledge.places import places
 from bot.knowledge.retrieval import Query
-
-log = logging.getLogger(__name__)
 from bot.knowledge.text import fold, stem, tokens
 from bot.messages import StoredMessage
 from bot.understanding import Understanding, normalise
+
+log = logging.getLogger(__name__)
 
 Encode = Callable[[str], Awaitable[Query]]
 
@@ -157,9 +157,12 @@ def named_variants(product: Product, asked: Asked) -> list[Variant]:
                 total += 1.0 if f"size:{fold(value).replace(' ', '')}" in said else 0.0
                 continue
             words = [p for p in pieces if not p.isdigit() and p not in _UNITS]
-            if pieces and all(p in said for p in pieces if p not in _UNITS or not words):
-                total += 1.0
-            elif words and all(w in said for w in words):
+            if (
+                pieces
+                and all(p in said for p in pieces if p not in _UNITS or not words)
+                or words
+                and all(w in said for w in words)
+            ):
                 total += 1.0
             else:
                 others = {p for j, other in enumerate(values[i]) if other != value for p in _pieces(other)}

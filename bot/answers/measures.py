@@ -29,7 +29,7 @@ class Measure:
 
 
 def _number(text: str) -> float:
-    """"27,600" is twenty-seven thousand six hundred; "1,5" one and a half."""
+    """ "27,600" is twenty-seven thousand six hundred; "1,5" one and a half."""
     if re.fullmatch(r"\d{1,3}(?:,\d{3})+", text):
         return float(text.replace(",", ""))
     return float(text.replace(",", "."))
@@ -54,5 +54,5 @@ def measure(text: str, base: str | None = None, axis: str | None = None) -> Meas
             unit = found.group(2) or next((m.group(2) for m in MEASURE.finditer(text)), None)
             if unit:
                 return in_base(found.group(1), unit)
-    found = [m for m in measures(text) if base is None or m.base == base]
-    return found[0] if found else None
+    quantities = [m for m in measures(text) if base is None or m.base == base]
+    return quantities[0] if quantities else None

@@ -39,7 +39,9 @@ def not_sold(ctx: Context, asked: Asked, what: str, alternatives: Sequence[Produ
         units,
         notices=said,
         outcome="not_sold",
-        quick=[QuickReply(label=p.title[:40], text=f"Tell me about {the(p.title, capital=False)}") for p in alternatives],
+        quick=[
+            QuickReply(label=p.title[:40], text=f"Tell me about {the(p.title, capital=False)}") for p in alternatives
+        ],
         effects=Effects(gap=asked.text),
         direct=True,
     )

@@ -24,12 +24,110 @@ from bot.messages import QuickReply
 
 # Words of a request that say it is a request, not what is wanted.
 _ASKING = set(
-    """recommend recommendation recommendations suggest suggestion suggestions looking look need needs want wanted
-    something anything good best nice great decent buy get got have sell carry stock ideas idea options option any
-    some gift gifts present under below over above less more than max budget price cheap cheaper cheapest around
-    about between dollars dollar bucks euros euro pounds quid yen usd eur gbp aud cad size sized person people
-    persons one ones which what would should could me my us our kind type new please show find shopping least
-    most holds hold seats seat sleeps fits fit that can does will works work""".split()
+    [
+        "recommend",
+        "recommendation",
+        "recommendations",
+        "suggest",
+        "suggestion",
+        "suggestions",
+        "looking",
+        "look",
+        "need",
+        "needs",
+        "want",
+        "wanted",
+        "something",
+        "anything",
+        "good",
+        "best",
+        "nice",
+        "great",
+        "decent",
+        "buy",
+        "get",
+        "got",
+        "have",
+        "sell",
+        "carry",
+        "stock",
+        "ideas",
+        "idea",
+        "options",
+        "option",
+        "any",
+        "some",
+        "gift",
+        "gifts",
+        "present",
+        "under",
+        "below",
+        "over",
+        "above",
+        "less",
+        "more",
+        "than",
+        "max",
+        "budget",
+        "price",
+        "cheap",
+        "cheaper",
+        "cheapest",
+        "around",
+        "about",
+        "between",
+        "dollars",
+        "dollar",
+        "bucks",
+        "euros",
+        "euro",
+        "pounds",
+        "quid",
+        "yen",
+        "usd",
+        "eur",
+        "gbp",
+        "aud",
+        "cad",
+        "size",
+        "sized",
+        "person",
+        "people",
+        "persons",
+        "one",
+        "ones",
+        "which",
+        "what",
+        "would",
+        "should",
+        "could",
+        "me",
+        "my",
+        "us",
+        "our",
+        "kind",
+        "type",
+        "new",
+        "please",
+        "show",
+        "find",
+        "shopping",
+        "least",
+        "most",
+        "holds",
+        "hold",
+        "seats",
+        "seat",
+        "sleeps",
+        "fits",
+        "fit",
+        "that",
+        "can",
+        "does",
+        "will",
+        "works",
+        "work",
+    ]
 )
 _CAPACITY = re.compile(
     r"\b(\d{1,2})(?:\s*(?:-|to)\s*(\d{1,2}))?\s*[- ]?(?:person|people|p|seater|seat|man)\b|"
@@ -95,7 +193,9 @@ async def answer_pick(ctx: Context, asked: Asked, request: Request | None, kinds
     words = [w for w in asked.words if w not in STOPWORDS and w not in _ASKING and not any(c.isdigit() for c in w)]
     wanted_options = [w for w in words if w in option_values and len(w) > 1]
     wanted_options += [
-        m.group(1).lower() for m in re.finditer(r"\b(XXS|XS|S|M|L|XL|XXL)\b", asked.text) if m.group(1).lower() in option_values
+        m.group(1).lower()
+        for m in re.finditer(r"\b(XXS|XS|S|M|L|XL|XXL)\b", asked.text)
+        if m.group(1).lower() in option_values
     ]
     sale = any(w in _SALE for w in asked.words) or "on sale" in asked.clean
     audience = request.audience if request else None
@@ -129,8 +229,12 @@ async def answer_pick(ctx: Context, asked: Asked, request: Request | None, kinds
             continue
         if asked.people and (room := capacity(product)) is not None and room < asked.people:
             continue
-        if audience and not mentions(text[product.id], audience) and not any(
-            mentions(text[product.id], a) for a in ("kid", "child", "junior", "youth") if audience == "kids"
+        if (
+            audience
+            and not mentions(text[product.id], audience)
+            and not any(
+                mentions(text[product.id], a) for a in ("kid", "child", "junior", "youth") if audience == "kids"
+            )
         ):
             continue
         if measured and not all(limit.met(text[product.id]) for limit in measured):

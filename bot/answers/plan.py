@@ -15,8 +15,7 @@ from bot.messages import QuickReply
 
 
 def unit_fact(unit: Unit) -> Fact:
-    kind = "product" if unit.product is not None else "passage"
-    return Fact(f"{unit.about}: {unit.text}", unit.source, kind=kind)
+    return Fact(f"{unit.about}: {unit.text}", unit.source, kind="product" if unit.product is not None else "passage")
 
 
 def stated(unit: Unit, asked_words: Sequence[str] = ()) -> str:

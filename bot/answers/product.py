@@ -227,14 +227,16 @@ def _detail(
         # A size table in the description: the row of the size asked about, not every size.
         values = {fold(value) for v in variants for value in v.options.values()}
         rows = [
-            u
-            for u in ctx.index.product_units[product.id]
-            if u.table is not None and u.row and fold(u.row[0]) in values
+            u for u in ctx.index.product_units[product.id] if u.table is not None and u.row and fold(u.row[0]) in values
         ]
         units = rows or units
     evidence = " ".join(stated(u, asked.words).rstrip(".") + "." for u in units)
     clause = ctx.read(_QUESTION_CLAUSE.split(asked.text)[0]) if asked.yes_no else asked
-    yes = polarity(clause, attribute_words(clause, product, ctx.index.names.kinds_of(product)), evidence) if asked.yes_no else None
+    yes = (
+        polarity(clause, attribute_words(clause, product, ctx.index.names.kinds_of(product)), evidence)
+        if asked.yes_no
+        else None
+    )
     opener = {"yes": "Yes. ", "no": "No. "}.get(yes or "", "")
     said = f"{opener}{evidence}" if top.unit.kind == "offer" else f"{opener}{the(product.title)}: {evidence}"
     return plan(
@@ -249,5 +251,3 @@ def _detail(
         # a yes/no question is answered as composed.
         direct=asked.yes_no,
     )
-
-

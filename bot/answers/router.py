@@ -39,7 +39,7 @@ from bot.knowledge.catalog import Product
 from bot.knowledge.index import ShopIndex
 from bot.knowledge.order_lookup import asks_without_email, find_claim
 from bot.knowledge.spelling import english_counts
-from bot.knowledge.text import STOPWORDS, fold, stem, tokens
+from bot.knowledge.text import STOPWORDS, fold, tokens
 from bot.language import detect_language
 from bot.messages import StoredMessage
 from bot.understanding import Understanding
@@ -68,7 +68,9 @@ _SHOPPING = re.compile(
 )
 _WHICH_ONE = re.compile(r"\bwhich (one|of (them|the two|these|those))\b", re.I)
 _ON_SALE = re.compile(r"\b(on sale|sale|discounted|deals?|clearance)\b", re.I)
-_WHATS_ON = re.compile(r"\b(what is|whats|what's|anything|show me|any)\b.*\b(on sale|discounted|deals?|clearance)\b", re.I)
+_WHATS_ON = re.compile(
+    r"\b(what is|whats|what's|anything|show me|any)\b.*\b(on sale|discounted|deals?|clearance)\b", re.I
+)
 # A sentiment score at or below this is an upset shopper (the scale runs -1 .. 1).
 _UNHAPPY = -0.5
 # An English word rarer than this, not in the shop's texts, is read as a brand ("anker").
@@ -76,7 +78,8 @@ _EVERYDAY = 1_000_000
 _SELLING = re.compile(r"\b(sell|sells|carry|stock|got any|have any|do you have|looking for|need|want)\b", re.I)
 _PRICE = re.compile(r"\b(how much|price|prices|cost|costs)\b", re.I)
 _YES_NO_START = re.compile(
-    r"^\W*(?:(?:hi|hey|hello|ok|so|and|but)[,!.]?\s+)*(?:is|are|does|do|did|can|could|will|would|has|have|should)\b", re.I
+    r"^\W*(?:(?:hi|hey|hello|ok|so|and|but)[,!.]?\s+)*(?:is|are|does|do|did|can|could|will|would|has|have|should)\b",
+    re.I,
 )
 _SAYS_NO = re.compile(r"^\W*(no\b|not\b|we don'?t\b|we do not\b|sorry\b)", re.I)
 # A product question that is a pick: "anything cheaper?", "which tent for 3 people?".
@@ -157,7 +160,7 @@ class Answers:
         pieces = parts(message)
         if len(pieces) == 1:
             return await self.single(ctx, ctx.read(message))
-        answers = []
+        answers: list[Grounding] = []
         for position, piece in enumerate(pieces):
             asked = ctx.read(piece)
             named = [n.product for n in asked.named if ctx.index.offered(n.product)]
@@ -264,8 +267,15 @@ class Answers:
         # The head's "recommendation" alone, without a word of shopping, is too little for a pick:
         # "who designs your tents?", "do you sponsor climbers?".
         picky = intent in _PICKY and not _NOT_A_PICK.search(asked.text) and bool(_SHOPPING.search(asked.text))
-        if not unhappy and not about_policy and (
-            picky or asked.budget or asked.people or (_ON_SALE.search(asked.clean) and _WHATS_ON.search(asked.clean))
+        if (
+            not unhappy
+            and not about_policy
+            and (
+                picky
+                or asked.budget
+                or asked.people
+                or (_ON_SALE.search(asked.clean) and _WHATS_ON.search(asked.clean))
+            )
         ):
             return await answer_pick(ctx, asked, request, set())
         return await answer_policy(ctx, asked)

@@ -126,9 +126,7 @@ class _Text(HTMLParser):
                     self.parts.append("|" + "---|" * len(self._row) + "\n")
                 self._rows_seen += 1
             self._row = None
-        elif tag == "table":
-            self.parts.append("\n")
-        elif tag in _BLOCKS:
+        elif tag == "table" or tag in _BLOCKS:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:

@@ -24,17 +24,40 @@ _CODE = re.compile(r"\b(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{6,}
 _STATUSES = {"pending", "paid", "processing", "shipped", "delivered", "cancelled", "canceled", "refunded", "fulfilled"}
 _OFFERS = re.compile(r"\b(discount|coupon|promo(?:tion(?:al)?)? code|voucher|% off|free gift)\b", re.I)
 _WORD = re.compile(r"[a-z]+")
-_LINK = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|shop|store|co|de|fr|uk|eu)\b(?:/[^\s]*)?", re.I)
+_LINK = re.compile(
+    r"\b(?:https?://|www\.)[^\s<>()\"']+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|shop|store|co|de|fr|uk|eu)\b(?:/[^\s]*)?",
+    re.I,
+)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _PHONE = re.compile(r"(?<![\w.])\+?\(?\d{2,4}\)?(?:[ .-]?\d{2,4}){2,4}(?![\w.])")
-_YES = re.compile(r"^\W*(yes\b|yep\b|yeah\b|sure\b|of course\b|absolutely\b|definitely\b|certainly\b|it is\b|it does\b|they are\b|they do\b)", re.I)
-_NO = re.compile(r"^\W*(no\b|nope\b|unfortunately,? (?:not|no)\b|sadly,? not\b|it is not\b|it isn'?t\b|it doesn'?t\b|they are not\b|they aren'?t\b|they don'?t\b)", re.I)
+_YES = re.compile(
+    r"^\W*(yes\b|yep\b|yeah\b|sure\b|of course\b|absolutely\b|definitely\b|certainly\b|it is\b|it does\b|they are\b|they do\b)",
+    re.I,
+)
+_NO = re.compile(
+    r"^\W*(no\b|nope\b|unfortunately,? (?:not|no)\b|sadly,? not\b|it is not\b|it isn'?t\b|it doesn'?t\b|they are not\b|they aren'?t\b|they don'?t\b)",
+    re.I,
+)
 
 Polarity = Literal["yes", "no", "any"] | None
 
 
 # An opener that says yes ("Of course.", "Sure!", "Yes, of course."), when nothing said yes.
-_AFFIRMING = re.compile(r"^\s*(?:(?:yes|yeah|yep|of course|sure(?: thing)?|absolutely|certainly|definitely)\b[!.,]*\s*)+", re.I)
+_AFFIRMING = re.compile(
+    r"^\s*(?:(?:yes|yeah|yep|of course|sure(?: thing)?|absolutely|certainly|definitely)\b[!.,]*\s*)+", re.I
+)
+
+
+_OPENERS = ("yes", "yeah", "yep", "of course", "sure", "sure thing", "absolutely", "certainly", "definitely")
+
+
+def may_affirm(reply: str) -> bool:
+    """Whether a reply still being written may turn out to open with a yes: it is nothing but
+    openers so far, or the start of one ("Of cou"). Such a start is not shown until it is known."""
+    found = _AFFIRMING.match(reply)
+    rest = reply[found.end() :] if found else reply
+    start = rest.strip().lower().rstrip("!.,")
+    return not start or any(opener.startswith(start) for opener in _OPENERS)
 
 
 def unaffirmed(reply: str) -> str:

@@ -15,6 +15,7 @@ units are the answer; how good the best one is decides whether there is an answe
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
@@ -86,6 +87,13 @@ _META = frozenset(stems("policy policies info information details question quest
 WORDS_WEIGHT = 0.4
 
 
+@functools.lru_cache(maxsize=65536)
+def _terms(text: str) -> frozenset[str]:
+    """The stems a text is searched by (a pure function of the text: every search asks it again
+    of every table row, so it is remembered)."""
+    return frozenset(stems(expand(text)) - _META)
+
+
 def product_source(product: Product) -> Source:
     return Source(title=product.title, ref=product.url or f"product:{product.id}")
 
@@ -118,7 +126,9 @@ def product_units(product: Product, offer: Callable[[Product, Variant | None], s
                 if (sentence := block.sentence(row))
             ]
         else:
-            units += [Unit(s, product.title, "detail", source, product=product) for s in _merged(sentences(plain(block)))]
+            units += [
+                Unit(s, product.title, "detail", source, product=product) for s in _merged(sentences(plain(block)))
+            ]
     return units
 
 
@@ -131,7 +141,11 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
     for passage in passages:
         source = Source(title=passage.heading, ref=passage.ref)
         kind: UnitKind = "faq" if passage.file == "faq.md" else "policy"
-        topic = "" if kind == "faq" else passage.file.rsplit("/", 1)[-1].removesuffix(".md").replace("-", " ").replace("_", " ")
+        topic = (
+            ""
+            if kind == "faq"
+            else passage.file.rsplit("/", 1)[-1].removesuffix(".md").replace("-", " ").replace("_", " ")
+        )
         for block in blocks(passage.text):
             if isinstance(block, Table):
                 for row in block.rows:
@@ -220,14 +234,14 @@ class EvidenceIndex:
         total = max(len(self.units), 1)
         self._idf = {term: math.log(1 + total / len(rows)) for term, rows in self._rows.items()}
         self._unseen = math.log(1 + total)
-        self._terms_of: dict[int, set[str]] = {}
+        self._terms_of: dict[int, frozenset[str]] = {}
         # A term in this few units is a rare one: a place, a name.
         self._rare = math.log(1 + total / 3)
 
-    def terms(self, text: str) -> set[str]:
-        return stems(expand(text)) - _META
+    def terms(self, text: str) -> frozenset[str]:
+        return _terms(text)
 
-    def _names_row(self, unit: Unit, asked: set[str]) -> bool:
+    def _names_row(self, unit: Unit, asked: frozenset[str]) -> bool:
         """Whether the question names this table row: by its first cell, asking about the row's
         topic too ("warranty on lights?"), or by a rare word of the clause that ties the row to it
         ("delivery to Austria" and "Zone 1: Austria, Belgium, ...")."""
@@ -240,7 +254,7 @@ class EvidenceIndex:
             return any(self._idf.get(term, 0.0) >= self._rare for term in only_there)
         return False
 
-    def _unit_terms(self, unit: Unit) -> set[str]:
+    def _unit_terms(self, unit: Unit) -> frozenset[str]:
         row = self._position[id(unit)]
         found = self._terms_of.get(row)
         if found is None:
@@ -252,7 +266,10 @@ class EvidenceIndex:
         row = self._position[id(unit)]
         return [
             other
-            for other in (self.units[row - 1] if row else None, self.units[row + 1] if row + 1 < len(self.units) else None)
+            for other in (
+                self.units[row - 1] if row else None,
+                self.units[row + 1] if row + 1 < len(self.units) else None,
+            )
             if other is not None and other.passage is unit.passage and other.product is unit.product
         ]
 

@@ -73,7 +73,9 @@ def stock_phrase(variant: Variant) -> str:
     left (a "continue" inventory policy: made to order, backorder)."""
     if variant.in_stock:
         return "in stock"
-    return "out of stock, but you can still order it (it ships once it is back)" if variant.orderable else "out of stock"
+    return (
+        "out of stock, but you can still order it (it ships once it is back)" if variant.orderable else "out of stock"
+    )
 
 
 def _price(variant: Variant, currency: str, locale: str | None) -> str:

@@ -19,7 +19,9 @@ from babel.numbers import format_currency
 _DEFAULT_LOCALE = {"USD": "en_US", "GBP": "en_GB", "EUR": "en_IE", "JPY": "en_US", "AUD": "en_AU", "CAD": "en_CA"}
 
 # A figure: digits with thousands groups (",", ".", spaces) and a decimal part, or plain digits.
-FIGURE = re.compile(r"(?<![\w.,])\d{1,3}(?:(?:[,.]|[ \u00a0\u202f](?=\d{3}\b))\d{3})+(?:[.,]\d+)?(?![\w])|(?<![\w.,])\d+(?:[.,]\d+)?(?![\w])")
+FIGURE = re.compile(
+    r"(?<![\w.,])\d{1,3}(?:(?:[,.]|[ \u00a0\u202f](?=\d{3}\b))\d{3})+(?:[.,]\d+)?(?![\w])|(?<![\w.,])\d+(?:[.,]\d+)?(?![\w])"
+)
 _SPACES = re.compile(r"[ \u00a0\u202f]")
 
 

@@ -175,7 +175,9 @@ class CatalogNames:
             # "the trailhound 29" is the "29er": a number with the letters a title puts after it.
             found |= {w for w in self._vocabulary if w.startswith(typed) and w[len(typed) :].isalpha()}
         if not found and len(typed) >= 5:
-            for word, score, _ in process.extract(typed, self._vocabulary, scorer=fuzz.ratio, score_cutoff=88, limit=2):
+            for word, _score, _ in process.extract(
+                typed, self._vocabulary, scorer=fuzz.ratio, score_cutoff=88, limit=2
+            ):
                 if len(word) >= 6:
                     found.add(word)
         return found
@@ -198,7 +200,7 @@ class CatalogNames:
             remaining = list(said)
             for used in {w for m in top for w in m.used}:
                 # One mention each: "pocketcell 10000 or solarcell 10000" names two products.
-                for part in ([used] if used in remaining else _parts(used, remaining)):
+                for part in [used] if used in remaining else _parts(used, remaining):
                     remaining.remove(part)
             if len(remaining) == len(said):
                 break
@@ -228,7 +230,9 @@ class CatalogNames:
                 # The kind said counts too: "the halden dining table" names "Halden Solid Oak
                 # Dining Table" (shoppers leave out "solid oak"), not "Halden Oak Coffee Table".
                 titled = self._titles[product_id]
-                coverage = max(coverage, sum(self._weight[w] for w in matched) / (sum(self._weight[w] for w in titled) or 1.0))
+                coverage = max(
+                    coverage, sum(self._weight[w] for w in matched) / (sum(self._weight[w] for w in titled) or 1.0)
+                )
             # One word only this title has names it, when it is no everyday word or comes with
             # the product's kind: "the camargue", "the studio headphones" (not "travel"). Not a
             # bare number, and not when the message asks for another kind ("an hdmi cable" is no
@@ -240,8 +244,10 @@ class CatalogNames:
             telling = not other_kind and any(
                 not w.isdigit()
                 and (
-                    ((self._offered_frequency[w] if product.offered else self._frequency[w]) == 1
-                     and (not self._common(w) or said_kinds & kinds))
+                    (
+                        (self._offered_frequency[w] if product.offered else self._frequency[w]) == 1
+                        and (not self._common(w) or said_kinds & kinds)
+                    )
                     or (self._frequency[w] <= 2 and said_kinds & kinds and not self._common(w))
                 )
                 for w in named

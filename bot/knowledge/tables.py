@@ -15,6 +15,8 @@ from bot.guard import strip_instructions
 _PIPE = re.compile(r"(?<!\\)\|")  # a cell border; "\|" is a pipe inside a cell
 _RULE_CELL = re.compile(r":?-+:?")
 _FENCE = "```"
+
+
 @dataclass(frozen=True)
 class Table:
     header: tuple[str, ...]

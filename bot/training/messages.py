@@ -25,20 +25,68 @@ cutting board|blender|kettle|tent|sleeping bag|headlamp|camping stove|hiking pol
 kettlebell|running shoes|swimsuit|sunglasses|notebook|fountain pen|poster|photo frame|candle|vase|plant pot|
 puzzle|board game|toy car|baby carrier|stroller|gift card
 """.replace("\n", "").split("|")
-DEVICES = "iphone 15|iphone 13|galaxy s24|pixel 8|macbook air|macbook pro|ipad|switch|apple watch|dell laptop".split("|")
+DEVICES = [
+    "iphone 15",
+    "iphone 13",
+    "galaxy s24",
+    "pixel 8",
+    "macbook air",
+    "macbook pro",
+    "ipad",
+    "switch",
+    "apple watch",
+    "dell laptop",
+]
 ATTRIBUTES = """
 waterproof|machine washable|dishwasher safe|vegan|gluten free|organic|recyclable|dimmable|rechargeable|foldable|
 adjustable|suitable for kids|fragrance free|cruelty free|non-stick|bpa free|hypoallergenic|wireless|noise cancelling|
 compatible with magsafe|made of real leather|solid wood|easy to assemble|oven safe|microwave safe|grain free
 """.replace("\n", "").split("|")
-OPTIONS = "black|white|navy|red|size m|size l|xl|small|large|king size|queen|128gb|2m|500 ml|twin pack".split("|")
-_SYLLABLES = "ka lo mi ra ve to nu sa pe ri ko zu da fe gi ha ju ne".split()
+OPTIONS = [
+    "black",
+    "white",
+    "navy",
+    "red",
+    "size m",
+    "size l",
+    "xl",
+    "small",
+    "large",
+    "king size",
+    "queen",
+    "128gb",
+    "2m",
+    "500 ml",
+    "twin pack",
+]
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ra",
+    "ve",
+    "to",
+    "nu",
+    "sa",
+    "pe",
+    "ri",
+    "ko",
+    "zu",
+    "da",
+    "fe",
+    "gi",
+    "ha",
+    "ju",
+    "ne",
+]
 
 
 def product_name(rng: random.Random) -> str:
     """A made-up product name, the way shops name things: "Ravelo 300", "Kozu Trail Pro"."""
     brand = "".join(rng.choice(_SYLLABLES) for _ in range(rng.choice([2, 2, 3]))).capitalize()
-    extra = rng.choice(["", "", f" {rng.randint(2, 900)}", " Pro", " Lite", " Max", f" {rng.choice(['X', 'S', 'Air'])}"])
+    extra = rng.choice(
+        ["", "", f" {rng.randint(2, 900)}", " Pro", " Lite", " Max", f" {rng.choice(['X', 'S', 'Air'])}"]
+    )
     return f"{brand}{extra} {rng.choice(KINDS)}".strip()
 
 
@@ -55,8 +103,19 @@ _PICK = [
     "recommend a {k} for {u}", "what {k} would you suggest", "cheapest {k} you have?", "{k} for a beginner",
     "i need a new {k}, something {a}", "do you have {k}s for kids", "best {k} for {u}?", "show me your {k}s",
 ]  # fmt: skip
-_RELATIONS = "dad|mum|sister|partner|friend|son|daughter|boss|grandma".split("|")
-_USES = "travel|the office|everyday use|a gift|camping|the gym|a small flat|winter|rainy days|commuting".split("|")
+_RELATIONS = ["dad", "mum", "sister", "partner", "friend", "son", "daughter", "boss", "grandma"]
+_USES = [
+    "travel",
+    "the office",
+    "everyday use",
+    "a gift",
+    "camping",
+    "the gym",
+    "a small flat",
+    "winter",
+    "rainy days",
+    "commuting",
+]
 _MONEY = ["$50", "50 dollars", "€30", "£40", "100", "20 euros", "$25", "$200"]
 
 
@@ -132,8 +191,8 @@ def feelings(rng: random.Random, count: int) -> list[tuple[str, str]]:
     return found
 
 
-_FIRST = "jane|omar|li|sam|ana|raj|emma|david|klara|liam".split("|")
-_LAST = "doe|haddad|wei|patel|novak|kim|walsh|rossi|silva|berg".split("|")
+_FIRST = ["jane", "omar", "li", "sam", "ana", "raj", "emma", "david", "klara", "liam"]
+_LAST = ["doe", "haddad", "wei", "patel", "novak", "kim", "walsh", "rossi", "silva", "berg"]
 
 
 def typed_casually(rng: random.Random, text: str) -> str:

@@ -25,8 +25,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from bot.knowledge.catalog import Product
 from bot.corpus import Message, halves, read_messages
+from bot.knowledge.catalog import Product
 from bot.training.messages import feelings, shop_questions, typed_casually
 from bot.understanding import INTENTS, Intent, SentimentHeads, normalise
 from bot.understanding.encoder import SentenceEncoder, Vectors
@@ -432,7 +432,9 @@ class UnderstandingData:
         # Ordinary questions typed in a hurry ("size S??", an order number with an e-mail in
         # capitals): casual, not furious.
         casual_rng = rng_for("casual")
-        hurried = [text for text, _ in generic[: len(felt) // 2]] + [text for text, _ in calm[:calm_cut]][-(len(felt) // 2) :]
+        hurried = [text for text, _ in generic[: len(felt) // 2]] + [text for text, _ in calm[:calm_cut]][
+            -(len(felt) // 2) :
+        ]
         others += [(typed_casually(casual_rng, text), "calm") for text in hurried]
         self.fury_train = [(text, "furious") for text, feeling in felt if feeling == "furious"] + others
 
@@ -516,7 +518,7 @@ def time_per_message(encoder: SentenceEncoder, intent: LinearHead, sentiment: Se
     return float(np.median(timings) * 1000)
 
 
-def _calibrate_fury(scores: Vectors, furious: Vectors, precision: float = 0.9) -> float:
+def _calibrate_fury(scores: np.ndarray, furious: np.ndarray, precision: float = 0.9) -> float:
     """The threshold that hands over the most furious messages while at least `precision` of
     its hand-overs are furious (messages at or above it); of thresholds that reach as many, the
     highest, which leaves calm messages the most room. 1.0 (never) when none qualifies."""
@@ -618,13 +620,13 @@ def train_understanding(
     def moods(vectors: Vectors) -> list[str]:
         return [sentiment.label(score, neutral) for score, neutral in zip(*sentiment.scores(vectors), strict=True)]
 
-    def negative_or_not(examples: list[Example], negative: set[str]) -> float:
+    def negative_or_not(examples: Sequence[tuple[str, str]], negative: set[str]) -> float:
         if not examples:
             return float("nan")
         said = moods(encode([text for text, _ in examples]))
-        return sum((s == "negative") == (label in negative) for s, (_, label) in zip(said, examples, strict=True)) / len(
-            examples
-        )
+        return sum(
+            (s == "negative") == (label in negative) for s, (_, label) in zip(said, examples, strict=True)
+        ) / len(examples)
 
     held_out = _predict(intent, encode([text for text, _ in data.intent_test]))
     # The fury head learns from half of the customers' messages (beside the written ones) and is

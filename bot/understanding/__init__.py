@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bot.errors import ConfigError
 import numpy as np
 
+from bot.errors import ConfigError
 from bot.understanding.encoder import SentenceEncoder, Vectors
 from bot.understanding.fury import with_intensity
 from bot.understanding.heads import LinearHead

@@ -31,7 +31,9 @@ _AGAIN = re.compile(
     r"isn'?t|doesn'?t|don'?t|can'?t|won'?t)|yet again|how many times)\b",
     re.I,
 )
-_SARCASM = re.compile(r"^\W*(great|wonderful|perfect|fantastic|brilliant|lovely|oh (?:great|perfect|wonderful)|thanks a lot)\b", re.I)
+_SARCASM = re.compile(
+    r"^\W*(great|wonderful|perfect|fantastic|brilliant|lovely|oh (?:great|perfect|wonderful)|thanks a lot)\b", re.I
+)
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}")
 FEATURES = 7
