@@ -210,7 +210,11 @@ class Answers:
         if ctx.earlier and CONTINUES.search(asked.text) and POLICY_TOPIC.search(ctx.read(ctx.earlier[0]).clean):
             return await answer_policy(ctx, asked)  # "and on gloves?" after "the warranty on helmets?"
         continues = bool(ctx.earlier) and bool(CONTINUES.search(asked.text) or asked.refers_back)
-        if intent == "out_of_scope" and not continues and not (asked.budget or asked.people):
+        request = _corrected(index, read_request(asked.text))
+        # "need a plain hdmi to hdmi cable": asking for a kind of thing the shop sells is shopping,
+        # whatever the head makes of "hdmi".
+        sold_kind = request is not None and bool(index.names.kinds_named(request.heads))
+        if intent == "out_of_scope" and not continues and not (asked.budget or asked.people or sold_kind):
             # Another domain's question by the intent head ("do I need a visa for my layover?"):
             # answered only when something in the shop's data is close to it, whatever shop
             # words ("card", "cancel", "return") it shares with the shop's policies. A budget or
@@ -218,7 +222,6 @@ class Answers:
             found = index.evidence.search(await ctx.query(asked), k=1)
             if not ctx.passes("out_of_scope", best(found)):
                 return _out_of_scope(ctx)
-        request = _corrected(index, read_request(asked.text))
         # The kinds the thing asked for names come first: "a tube for a 700x28c tyre" is a tube.
         thing_kinds = index.names.kinds_named(request.words) if request else set()
         kinds = thing_kinds or set(asked.kinds)
