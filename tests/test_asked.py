@@ -115,6 +115,14 @@ def test_one_message_with_several_questions_is_cut_into_them() -> None:
     assert parts("I prefer lightweight gear. any tent suggestions?") == [
         "I prefer lightweight gear. any tent suggestions"
     ]
+    assert parts("I prefer lightweight gear, please. Any tent suggestions?") == [
+        "I prefer lightweight gear, please. Any tent suggestions"
+    ]
+    # A price asked without a question word is a question of its own.
+    assert parts("thunderbolt 4 cable price + how long is the warranty") == [
+        "thunderbolt 4 cable price",
+        "how long is the warranty",
+    ]
 
 
 def test_small_talk_is_told_from_a_polite_question() -> None:

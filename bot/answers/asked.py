@@ -163,7 +163,7 @@ def read_people(text: str) -> int | None:
 
 
 # "thunderbolt 4 cable price + ...", "price of the chain lock + ...": a question without a question word.
-_ASKS_WITHOUT_ASKING = re.compile(r"\b(price|prices|pricing|cost|costs|in stock|availability|pls|please)\b", re.I)
+_ASKS_WITHOUT_ASKING = re.compile(r"\b(price|prices|pricing|cost|costs|in stock|availability)\b", re.I)
 _ASKS = re.compile(
     r"^\W*(?:and\s+|also\s+|plus\s+|but\s+|so\s+|ok\s+)?(?:what|whats|what's|how|hows|which|where|wheres|when|why|who|"
     r"is|are|was|were|do|does|did|can|could|will|would|should|has|have|any|got|u|you|ur)\b",
