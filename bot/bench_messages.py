@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bot.bench_quality import ask
+from bot.bench_quality import ask, percent
 from bot.corpus import Message, halves, read_messages
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
@@ -47,23 +47,19 @@ class MessagesFigures:
             "| measure | figure |",
             "|---|---|",
             f"| customers' messages | {self.customers} |",
-            f"| negative or not, as the heads read it | {_percent(self.negative_or_not_right, self.customers)} |",
-            f"| furious messages handed to a person | {_percent(self.furious_handed_over, self.furious)} "
+            f"| negative or not, as the heads read it | {percent(self.negative_or_not_right, self.customers)} |",
+            f"| furious messages handed to a person | {percent(self.furious_handed_over, self.furious)} "
             f"({self.furious_handed_over}/{self.furious}) |",
-            f"| hand-overs that were furious (precision) | {_percent(self.furious_handed_over, handed)} "
+            f"| hand-overs that were furious (precision) | {percent(self.furious_handed_over, handed)} "
             f"({self.furious_handed_over}/{handed}) |",
             f"| other companies' support questions | {self.other_desks} |",
             f"| ... told the assistant only helps with the shop | "
-            f"{_percent(self.other_desks_outcomes['out_of_scope'], self.other_desks)} |",
-            f'| ... declined ("I don\'t know that") | {_percent(self.other_desks_outcomes["declined"], self.other_desks)} |',
-            f"| ... handed to a person | {_percent(self.other_desks_outcomes['handed_over'], self.other_desks)} |",
+            f"{percent(self.other_desks_outcomes['out_of_scope'], self.other_desks)} |",
+            f'| ... declined ("I don\'t know that") | {percent(self.other_desks_outcomes["declined"], self.other_desks)} |',
+            f"| ... handed to a person | {percent(self.other_desks_outcomes['handed_over'], self.other_desks)} |",
             f"| ... answered as if a shop question (wrong) | "
-            f"{_percent(self.other_desks_outcomes['answered'], self.other_desks)} |",
+            f"{percent(self.other_desks_outcomes['answered'], self.other_desks)} |",
         ]
-
-
-def _percent(part: int, whole: int) -> str:
-    return f"{part / whole:.1%}" if whole else "-"
 
 
 async def _reply(runtime: Runtime, text: str) -> tuple[str, set[str]]:

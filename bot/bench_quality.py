@@ -176,7 +176,7 @@ def _share(part: int, whole: int) -> str:
     return f"{part}/{whole} = {part / whole:.1%}" if whole else "-"
 
 
-def _percent(part: int, whole: int) -> str:
+def percent(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "-"
 
 
@@ -192,12 +192,12 @@ def shop_figures(outcomes: Sequence[Outcome]) -> dict[str, str]:
     latencies = sorted(o.seconds for o in outcomes) or [0.0]
     return {
         "questions": str(len(outcomes)),
-        "right": _percent(sum(o.right for o in outcomes), len(outcomes)),
+        "right": percent(sum(o.right for o in outcomes), len(outcomes)),
         "wrong facts": str(sum(o.verdict.wrong_fact for o in outcomes)),
-        "declined rightly": _percent(sum(o.right for o in declinable), len(declinable)),
+        "declined rightly": percent(sum(o.right for o in declinable), len(declinable)),
         "answerable declined": str(sum("declined" in o.flags or "not_sold" in o.flags for o in answerable)),
         "yes/no contradicted": str(sum(any("opposite" in reason for reason in o.verdict.reasons) for o in yes_no)),
-        "model reply kept": _percent(sum("corrected" not in o.flags for o in generated), len(generated)),
+        "model reply kept": percent(sum("corrected" not in o.flags for o in generated), len(generated)),
         "p50 s": f"{statistics.median(latencies):.2f}",
         "understand+ground p50 ms": f"{statistics.median([o.grounding_ms for o in outcomes] or [0.0]):.1f}",
     }

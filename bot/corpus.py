@@ -115,9 +115,10 @@ def _read_jsonl(path: Path, model: type[Row]) -> list[Row]:
 def halves(messages: list[Message]) -> tuple[list[Message], list[Message]]:
     """The customers' messages split in two for good: the half the fury head may learn from, and
     the half it is measured on. By a hash of each text, so adding messages moves none."""
-    learn = [m for m in messages if hashlib.blake2b(m.text.encode("utf-8"), digest_size=1).digest()[0] % 2 == 0]
-    measure = [m for m in messages if hashlib.blake2b(m.text.encode("utf-8"), digest_size=1).digest()[0] % 2 == 1]
-    return learn, measure
+    split: tuple[list[Message], list[Message]] = ([], [])
+    for message in messages:
+        split[hashlib.blake2b(message.text.encode("utf-8"), digest_size=1).digest()[0] % 2].append(message)
+    return split
 
 
 def corpus_shops(folder: Path) -> list[Path]:

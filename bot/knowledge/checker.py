@@ -42,13 +42,9 @@ _NO = re.compile(
 Polarity = Literal["yes", "no", "any"] | None
 
 
-# An opener that says yes ("Of course.", "Sure!", "Yes, of course."), when nothing said yes.
-_AFFIRMING = re.compile(
-    r"^\s*(?:(?:yes|yeah|yep|of course|sure(?: thing)?|absolutely|certainly|definitely)\b[!.,]*\s*)+", re.I
-)
-
-
+# Openers that say yes ("Of course.", "Sure!", "Yes, of course."), longest first in the pattern.
 _OPENERS = ("yes", "yeah", "yep", "of course", "sure", "sure thing", "absolutely", "certainly", "definitely")
+_AFFIRMING = re.compile(r"^\s*(?:(?:" + "|".join(sorted(_OPENERS, key=len, reverse=True)) + r")\b[!.,]*\s*)+", re.I)
 
 
 def may_affirm(reply: str) -> bool:

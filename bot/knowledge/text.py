@@ -9,6 +9,9 @@ from functools import lru_cache
 
 import Stemmer
 
+# An e-mail address as shoppers paste it (in any case).
+EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}")
+
 STEMMER = Stemmer.Stemmer("english")
 _TOKEN = re.compile(r"[a-z0-9]+")
 # A sentence ends at . ! ? followed by a space and not inside a number ("2.5 cm") or an

@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from bot.corpus import Message, halves, read_messages
+from bot.corpus import Message, corpus_shops, halves, read_messages, read_questions
 from bot.knowledge.catalog import Product
 from bot.training.messages import feelings, shop_questions, typed_casually
 from bot.understanding import INTENTS, Intent, SentimentHeads, normalise
@@ -320,10 +320,6 @@ def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
-def _jsonl(path: Path) -> list[dict[str, str]]:
-    return [json.loads(line) for line in _lines(path) if line.strip()]
-
-
 def tweets(datasets: Path) -> list[Example]:
     """English tweets with their sentiment (TweetEval's validation split, XLM-T's English train and
     validation splits), each text once."""
@@ -443,13 +439,12 @@ class UnderstandingData:
             # Other desks' questions (a bank's, an airline's): the half kept for measuring.
             self.other_domains_test = [m.text for m in halves(read_messages(messages / "other_domains.jsonl"))[1]]
             self.messages = read_messages(messages / "customer_sentiment.jsonl")
-            for questions in sorted((self.corpus / "shops").glob("*/questions.jsonl")):
-                for q in _jsonl(questions):
-                    if q.get("expect", "answer") in ("answer", "decline", "not_sold") and q.get("kind") not in (
-                        "other_language",
-                        "small_talk",
-                    ):
-                        self.shop_questions_test.append(q["question"])
+            for shop in corpus_shops(self.corpus / "shops"):
+                self.shop_questions_test += [
+                    q.question
+                    for q in read_questions(shop / "questions.jsonl")
+                    if q.expect in ("answer", "decline", "not_sold") and q.kind not in ("other_language", "small_talk")
+                ]
         return self
 
 

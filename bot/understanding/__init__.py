@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from bot.errors import ConfigError
+from bot.knowledge.text import EMAIL
 from bot.understanding.encoder import SentenceEncoder, Vectors
 from bot.understanding.fury import with_intensity
 from bot.understanding.heads import LinearHead
@@ -51,13 +52,11 @@ _ASKS_FOR_PERSON = re.compile(
 # Below this the head's "wants a person" is a guess; the runner-up intent is taken instead.
 _PERSON_CONFIDENCE = 0.5
 
-_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}")
-
 
 def normalise(text: str) -> str:
     """What the heads see: an e-mail address is just "an e-mail" (its letters read as words
     pulled "order 1044, me@example.org" over to payment)."""
-    return _EMAIL.sub("my e-mail", text)
+    return EMAIL.sub("my e-mail", text)
 
 
 @dataclass(frozen=True)
@@ -147,6 +146,7 @@ class Understander:
         keeps that layer, one pass over a message serves the heads and retrieval alike."""
         folder = folder or DEFAULT_HEADS_DIR
         layer = heads_layer(folder)
+        config = _config(folder)
         fury_file = folder / "fury.safetensors"
         return cls(
             shared or SentenceEncoder.load(encoder, layers=layer),
@@ -156,8 +156,8 @@ class Understander:
             ),
             layer=layer if shared is not None else None,
             fury=LinearHead.load(fury_file) if fury_file.exists() else None,
-            fury_threshold=_config(folder).get("fury_threshold", 1.0),
-            fury_intensity_weight=_config(folder).get("fury_intensity_weight", 1.0),
+            fury_threshold=config.get("fury_threshold", 1.0),
+            fury_intensity_weight=config.get("fury_intensity_weight", 1.0),
         )
 
     def understand_many(self, texts: list[str]) -> list[Understanding]:

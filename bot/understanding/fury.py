@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 
+from bot.knowledge.text import EMAIL
 from bot.understanding.encoder import Vectors
 
 _ANGRY_EMOJI = re.compile("[\U0001f620\U0001f621\U0001f624\U0001f92c\U0001f644\U0001f612\U0001f595\U0001f926]")
@@ -35,13 +36,12 @@ _SARCASM = re.compile(
     r"^\W*(great|wonderful|perfect|fantastic|brilliant|lovely|oh (?:great|perfect|wonderful)|thanks a lot)\b", re.I
 )
 _WORD = re.compile(r"[A-Za-z]{3,}")
-_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}")
 FEATURES = 7
 
 
 def intensity(text: str) -> list[float]:
     """Seven measures of how a message is said, each 0..1."""
-    words = _WORD.findall(_EMAIL.sub(" ", text))  # an e-mail pasted in capitals is no shouting
+    words = _WORD.findall(EMAIL.sub(" ", text))  # an e-mail pasted in capitals is no shouting
     capitals = sum(w.isupper() for w in words) / len(words) if words else 0.0
     return [
         capitals,
