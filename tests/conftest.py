@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from redis.asyncio import Redis
@@ -26,7 +27,9 @@ from tests.tiny_model import build_tiny_model
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("SHOPBOT_REDIS_URL")
     if url:
-        yield url
+        # Each pytest-xdist worker flushes its own database of a shared Redis.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{int(worker) % 16}"))
         return
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendonly=False).start()
     try:
