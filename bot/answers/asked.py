@@ -12,7 +12,7 @@ from decimal import Decimal
 from bot.knowledge.money import figure_values
 from bot.knowledge.names import CatalogNames, Named
 from bot.knowledge.spelling import Spelling
-from bot.knowledge.text import STOPWORDS, fold, stem, tokens
+from bot.knowledge.text import STOPWORDS, compact, fold, stem, tokens
 
 _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
@@ -70,7 +70,12 @@ _SPLIT = re.compile(
 
 # What kind of thing the answer must contain: a time ("when will it be back?"), a figure ("how
 # long is it?", "what's the weight?"). Evidence without one does not answer, however close.
-_WANTS_TIME = re.compile(r"^\W*(?:and\s+|so\s+|but\s+|ok\s+)?when\b|\bhow soon\b|\bwhat (?:date|day|time)\b", re.I)
+# "the return window", "the warranty period": a span of time is the answer.
+_WANTS_TIME = re.compile(
+    r"^\W*(?:and\s+|so\s+|but\s+|ok\s+)?when\b|\bhow soon\b|\bwhat (?:date|day|time)\b|"
+    r"\b(?:window|period|time ?frame|deadline)\b",
+    re.I,
+)
 _WANTS_FIGURE = re.compile(
     r"\bhow (?:many|much|long|heavy|wide|tall|high|big|deep|far|thick|large|small|old|often)\b|"
     r"\b(?:weight|dimensions?|measurements?|capacity|wattage|lumens|mah|length|width|height|depth|volume)\b",
@@ -229,12 +234,8 @@ class Asked:
         return [w for w in self.content if stem(w) not in named_words]
 
 
-_LETTER_HYPHEN = re.compile(r"\b([a-z])-(?=[a-z]{2})", re.I)
-
-
 def read(text: str, spelling: Spelling, names: CatalogNames) -> Asked:
-    # "u-lock", "t-shirt": one word (and no "you" for the "u").
-    words = spelling.correct(tokens(_LETTER_HYPHEN.sub(r"\1", text)))
+    words = spelling.correct(tokens(compact(text)))
     clean = " ".join(words)
     comparative = _COMPARATIVE.search(clean)
     ordinal = _ORDINAL.search(clean)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 
 from bot.answers.asked import Asked
-from bot.answers.context import Context, named_variants
-from bot.answers.measures import measure
+from bot.answers.context import Context, named_variants, pieces
+from bot.answers.measures import measure, measures
 from bot.answers.plan import plan
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.catalog import Product
-from bot.knowledge.evidence import Unit
+from bot.knowledge.evidence import Scored, Unit
 from bot.knowledge.facts import the
 from bot.knowledge.text import stem, tokens
 
@@ -98,14 +98,16 @@ async def answer_compare(ctx: Context, asked: Asked, products: list[Product]) ->
     words = [aspect[0] if aspect else "", _PLAIN.get(aspect[3], "") if aspect else "", *asked_about]
     search_words = " ".join(w for w in words if w)
     query = await ctx.encode(search_words or asked.clean)
-    chosen: list[tuple[Product, Unit]] = []
+    candidates: list[list[Scored]] = []
     for product in products:
         units = [u for u in index.product_units[product.id] if u.kind == "detail"]
         base = aspect[1] if aspect else None
         measured = [u for u in units if measure(u.text, base)] if base else []
-        found = index.evidence.search(query, measured or units, k=1)
-        unit = found[0].unit if found else index.product_units[product.id][0]
-        chosen.append((product, unit))
+        candidates.append(index.evidence.search(query, measured or units, k=3))
+    chosen = [
+        (product, unit or index.product_units[product.id][0])
+        for product, unit in zip(products, _parallel(candidates), strict=True)
+    ]
     said = [f"{the(p.title)}: {u.text.rstrip('.')}." for p, u in chosen]
     if aspect is not None and aspect[1] is not None:
         values = [measure(u.text, aspect[1], aspect[0]) for _, u in chosen]
@@ -118,6 +120,117 @@ async def answer_compare(ctx: Context, asked: Asked, products: list[Product]) ->
         said = [priced.safe_answer or "", *said]
         units = [u for f in priced.facts for u in index.product_units.get(_id_of(ctx, f.source), [])[:1]] + units
     return plan(said, units, effects=effects, notices=said, key_facts=[p.title for p in products], direct=True)
+
+
+# A sentence a little less close to the question is taken when it states what the other product's
+# does ("10 ft drop tested" beside "6 ft drop tested", not "dual-layer protection").
+_PARALLEL_MARGIN = 0.3
+_RATING = re.compile(r"\b\d+(?:[.,]\d+)?\s*/\s*\d+\b")
+
+
+def _figures(text: str) -> set[str]:
+    """What a sentence states a figure of: the measures' base units, a rating out of ten, a share."""
+    found = {m.base for m in measures(text)}
+    if _RATING.search(text):
+        found.add("rating")
+    if "%" in text:
+        found.add("percent")
+    return found
+
+
+def _parallel(candidates: list[list[Scored]]) -> list[Unit | None]:
+    """Each product's sentence for the comparison: its best, unless every product has one nearly
+    as close that states the same kind of figure, which is then what compares."""
+    firsts = [found[0].unit if found else None for found in candidates]
+    if not all(candidates):
+        return firsts
+    ranked = sorted(
+        {kind for found in candidates for s in found for kind in _figures(s.unit.text)},
+        key=lambda kind: -max(s.score for found in candidates for s in found if kind in _figures(s.unit.text)),
+    )
+    for kind in ranked:
+        picked = [
+            next(
+                (
+                    s.unit
+                    for s in found
+                    if kind in _figures(s.unit.text) and s.score >= found[0].score - _PARALLEL_MARGIN
+                ),
+                None,
+            )
+            for found in candidates
+        ]
+        if all(picked):
+            return picked
+    return firsts
+
+
+async def compare_variants(ctx: Context, asked: Asked, product: Product, values: list[str]) -> Grounding:
+    """ "dry or wet lube?", "the presta 48 mm or the 60 mm?": options of one product compared, each
+    by the details that name it and by its price."""
+    index = ctx.index
+    details = [u for u in index.product_units[product.id] if u.kind == "detail"]
+    said: list[str] = []
+    units: list[Unit] = []
+    for value in values:
+        naming = [u for u in details if _says(u.text, value) and u not in units]
+        units += naming[:2]
+        said += [u.text.rstrip(".") + "." for u in naming[:2]]
+    # Of each value, the variants the question names ("the 2 kg bags, chicken or salmon?"), not every size.
+    named = named_variants(product, asked)
+    offers = [
+        index.offer_phrase(
+            product,
+            [v for v in named if value in v.options.values()]
+            or [v for v in product.variants if value in v.options.values()],
+        )
+        for value in values
+    ]
+    unlabelled = {offer.removeprefix(f"{value}: ") for value, offer in zip(values, offers, strict=True)}
+    if len(unlabelled) == 1:
+        said.append(f"Each is {unlabelled.pop()}.")  # "Each is $14.95, in stock."
+    else:
+        said += [
+            (offer if offer.startswith(f"{value}:") else f"{value}: {offer}").rstrip(".") + "."
+            for value, offer in zip(values, offers, strict=True)
+        ]
+    units.insert(0, index.product_units[product.id][0])
+    said.insert(0, f"{the(product.title)} comes as {' or '.join(values)}.")
+    effects = Effects(products=[product.id])
+    return plan(said, units, effects=effects, notices=said, key_facts=[product.title], direct=True)
+
+
+def compared_values(product: Product, asked: Asked) -> list[str]:
+    """The values of one option of `product` that a comparison names ("dry or wet", "48mm and
+    60mm"): two or more, or none."""
+    variants = named_variants(product, asked)
+    said = set(pieces(asked.text))
+    positions = max((len(v.options) for v in product.variants), default=0)
+    for position in range(positions):
+        values = list(dict.fromkeys(list(v.options.values())[position] for v in variants if len(v.options) > position))
+        # Every piece of each value said ("presta 48mm and 60mm": presta, 48, 60, mm), and one
+        # that tells it from the others.
+        named = [value for value in values if _telling(product, position, value) & said and set(pieces(value)) <= said]
+        if len(named) >= 2:
+            return named
+    return []
+
+
+def _says(text: str, value: str) -> bool:
+    """Whether a detail names an option value, its pieces together ("Presta 60 mm", not "60" and "mm" apart)."""
+    wanted, said = pieces(value), pieces(text)
+    return any(said[i : i + len(wanted)] == wanted for i in range(len(said) - len(wanted) + 1))
+
+
+def _telling(product: Product, position: int, value: str) -> set[str]:
+    """The pieces of an option value the other values of that option do not have ("60" of "Presta 60 mm")."""
+    others = {
+        piece
+        for v in product.variants
+        if len(v.options) > position and (other := list(v.options.values())[position]) != value
+        for piece in pieces(other)
+    }
+    return set(pieces(value)) - others
 
 
 def _id_of(ctx: Context, source: object) -> str:

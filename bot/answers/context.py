@@ -120,7 +120,7 @@ _UNIT_WORDS = {
 _PIECES = re.compile(r"\d+|[a-z]+")
 
 
-def _pieces(text: str) -> list[str]:
+def pieces(text: str) -> list[str]:
     """Words split where letters meet digits, units spelled one way: "2m" -> 2, m; "1 litre" -> 1, l."""
     found = []
     for word in tokens(text):
@@ -135,7 +135,7 @@ def named_variants(product: Product, asked: Asked) -> list[Variant]:
     names none."""
     if not product.variants or not any(v.options for v in product.variants):
         return []
-    said = set(_pieces(asked.text)) | set(_pieces(asked.clean))
+    said = set(pieces(asked.text)) | set(pieces(asked.clean))
     for phrase, code in _SIZE_WORDS.items():
         if re.search(rf"\b{phrase}\b", asked.clean):
             said.add(f"size:{code}")
@@ -150,23 +150,23 @@ def named_variants(product: Product, asked: Asked) -> list[Variant]:
 
     def score(variant: Variant) -> float:
         # Ties go to the variant more of whose words were said ("iphone 15 plus" is the Plus).
-        total = 0.01 * sum(p in said for value in variant.options.values() for p in _pieces(value))
+        total = 0.01 * sum(p in said for value in variant.options.values() for p in pieces(value))
         for i, value in enumerate(variant.options.values()):
-            pieces = _pieces(value)
+            parts = pieces(value)
             if fold(value).replace(" ", "") in _SIZE_CODES:
                 total += 1.0 if f"size:{fold(value).replace(' ', '')}" in said else 0.0
                 continue
-            words = [p for p in pieces if not p.isdigit() and p not in _UNITS]
+            words = [p for p in parts if not p.isdigit() and p not in _UNITS]
             if (
-                pieces
-                and all(p in said for p in pieces if p not in _UNITS or not words)
+                parts
+                and all(p in said for p in parts if p not in _UNITS or not words)
                 or words
                 and all(w in said for w in words)
             ):
                 total += 1.0
             else:
-                others = {p for j, other in enumerate(values[i]) if other != value for p in _pieces(other)}
-                telling = [p for p in pieces if p not in others and p not in _UNITS and (len(p) > 1 or p.isdigit())]
+                others = {p for j, other in enumerate(values[i]) if other != value for p in pieces(other)}
+                telling = [p for p in parts if p not in others and p not in _UNITS and (len(p) > 1 or p.isdigit())]
                 if any(p in said for p in telling):
                     total += 0.5
         return total

@@ -31,12 +31,18 @@ def stated(unit: Unit, asked_words: Sequence[str] = ()) -> str:
             for position, header in enumerate(unit.table.header)
             if position and {stem(w) for w in tokens(header)} - _COLUMN_WORDS & asked
         }
+        if named and asked & _PAYING and not any(_costs(unit.table.header[p]) for p in named):
+            # "do I pay for the return label?": the label's column, and the column of what it
+            # costs, whatever that is called.
+            named |= {p for p, header in enumerate(unit.table.header) if p and _costs(header)}
         if named and len(named) < len(unit.table.header) - 1:
             text = unit.table.sentence(unit.row, named) or text
     if unit.found_by and asked_words:
         own = text.lower()
-        if any(word in unit.found_by.lower() and word not in own for word in asked_words if len(word) > 3):
-            return f"{unit.found_by.rstrip('.')}. {text}"
+        words = [w for w in asked_words if len(w) > 3 and w not in own]
+        tying = [c.rstrip(".") for c in unit.found_by.split("\n") if any(w in c.lower() for w in words)]
+        if tying:
+            return f"{'. '.join(tying)}. {text}"
     if text is not unit.text:
         return text
     if unit.kind == "policy" and (len(unit.text) < _ITEM or unit.text[-1:] not in ".!?"):
@@ -46,6 +52,13 @@ def stated(unit: Unit, asked_words: Sequence[str] = ()) -> str:
 
 # Header words that say what a column holds in every table, not which column is meant.
 _COLUMN_WORDS = {stem(w) for w in ("price", "cost", "costs", "time", "delivery", "shipping", "rate", "fee", "days")}
+_PAYING = {stem(w) for w in ("pay", "cost", "costs", "price", "fee", "charge", "much")}
+
+
+def _costs(header: str) -> bool:
+    return bool({stem(w) for w in tokens(header)} & _PAYING)
+
+
 # A policy sentence shorter than this, or without a full stop, is a list item: it needs its heading.
 _ITEM = 70
 

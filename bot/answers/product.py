@@ -17,6 +17,7 @@ from bot.knowledge import Effects, Grounding
 from bot.knowledge.catalog import Product, Variant
 from bot.knowledge.evidence import Scored
 from bot.knowledge.facts import money, the
+from bot.knowledge.retrieval import expand
 from bot.knowledge.text import fold, stem, tokens
 
 # Words that ask for price or stock; what is left of a question after them (and the product's
@@ -40,6 +41,9 @@ _SHORT = 40
 # What a detail sentence loses for not saying any of the words asked about (scores are cosine
 # similarities, answerable ones around 0.6).
 _UNCOVERED = 0.2
+# ... and for a word the shop uses, but never of this product ("tpi" of a tyre whose details do
+# not give it, when another tyre's do).
+_ABSENT = 0.1
 # How product details name what a measure word asks ("how heavy?" -> "Weight: 640 g").
 _MEASURED_AS = {
     stem(word): nouns
@@ -83,21 +87,30 @@ def attribute_words(asked: Asked, product: Product, kinds: set[str]) -> list[str
     ]
 
 
-def covering(ctx: Context, found: list[Scored], keys: list[str], title: str) -> list[Scored]:
-    """`found` re-ranked by the words asked about that the shop never uses: "the impedance of the
-    headphones?", "what tpi is the tyre?" are not answered by "3.5 mm cable included" or "Sizes:
-    700x38c", however close their meaning. A sentence that does not say such a word (or the noun
-    of a measure word: "heavy" is said as "Weight") scores `_UNCOVERED` less for it; the "I don't
-    know" threshold is calibrated on these scores."""
-    foreign = [k for k in keys if not ctx.index.spelling.known_to_shop(fold(k))]
-    if not foreign:
-        return found
+def covering(ctx: Context, found: list[Scored], keys: list[str], product: Product) -> list[Scored]:
+    """`found` re-ranked by the words asked about that the product's details never say: "the
+    impedance of the headphones?", "what tpi is the tyre?" are not answered by "3.5 mm cable
+    included" or "Sizes: 700x38c", however close their meaning. A sentence that does not say such
+    a word (or the noun of a measure word: "heavy" is said as "Weight") scores `_UNCOVERED` less
+    for it when the shop never uses the word, `_ABSENT` less when only this product's details do
+    not; the "I don't know" threshold is calibrated on these scores."""
+    units = ctx.index.product_units.get(product.id, [])
+    whole = " ".join([product.title, *(u.text for u in units)])
 
     def says(text: str, key: str) -> bool:
+        # In the shop's words too: "IP44" says "waterproof" (bot.knowledge.retrieval).
+        text = expand(text)
         return mentions(text, key) or any(mentions(text, noun) for noun in _MEASURED_AS.get(stem(key), ()))
 
+    weights = {
+        k: (_UNCOVERED if not ctx.index.spelling.known_to_shop(fold(k)) else _ABSENT) / len(keys)
+        for k in keys
+        if not says(whole, k)
+    }
+    if not weights:
+        return found
     said = [
-        replace(f, uncovered=_UNCOVERED * sum(not says(f"{title} {f.unit.text}", k) for k in foreign) / len(keys))
+        replace(f, uncovered=sum(w for k, w in weights.items() if not says(f"{product.title} {f.unit.text}", k)))
         for f in found
     ]
     return sorted(said, key=lambda f: -f.score)
@@ -165,7 +178,7 @@ async def answer_product(ctx: Context, asked: Asked, products: list[Product]) ->
     policy_topic = bool(POLICY_TOPIC.search(asked.clean))
     details = [u for u in units if u.kind != "variant" and not (policy_topic and u.kind == "offer")]
     found = [f for f in index.evidence.search(query, details, k=6) if fits_type(f.unit.text, wanted)]
-    found = covering(ctx, found, keys, product.title)[:3]
+    found = covering(ctx, found, keys, product)[:3]
     # A policy that covers the product ("can I return it?", "the warranty on that", "shipping
     # for the lamp"), searched with the product's kind so a table's row for it is found.
     kind = " ".join(sorted({w for w in tokens(f"{product.type} {product.title}") if stem(w) in kinds}))

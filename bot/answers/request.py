@@ -28,7 +28,7 @@ AUDIENCES = {
     "men", "man", "women", "woman", "boys", "girls", "boy", "girl", "dog", "dogs", "cat", "cats", "puppy", "kitten",
     "puppies", "kittens", "horse", "horses", "bird", "birds", "rabbit", "rabbits", "infant", "infants",
 }  # fmt: skip
-_NOT_THINGS = {
+NOT_THINGS = {
     "something",
     "anything",
     "stuff",
@@ -164,6 +164,12 @@ _NOT_A_THING = {
 }  # fmt: skip
 
 
+# "we have a new puppy", "i just got a galaxy s24": what the shopper has, not what they ask for
+# (the "have" that follows is then no request: "do you have" is).
+_OWNING = re.compile(r"(?:have|has|got|get)\b", re.I)
+_OWNS = re.compile(r"\b(?:i|we|they|he|she|my \w+)(?:'ve)?(?:\s+(?:just|already|recently|now|also))?\s*$", re.I)
+
+
 @dataclass(frozen=True)
 class _Start:
     end: int
@@ -180,7 +186,10 @@ class Request:
 
 def read_request(text: str) -> Request | None:
     """The thing a message asks for, or None when it asks for no thing."""
-    starts = [m.end() for m in _ASK.finditer(text)] + [m.end() for m in _PRICE_OF.finditer(text)]
+    starts = [
+        m.end() for m in _ASK.finditer(text) if not (_OWNING.match(m.group(0)) and _OWNS.search(text[: m.start()]))
+    ]
+    starts += [m.end() for m in _PRICE_OF.finditer(text)]
     found_ask = bool(starts)
     words = tokens(text)
     if not starts and words and not set(words) & _QUESTION_WORDS and len(words) <= 6:
@@ -194,7 +203,7 @@ def read_request(text: str) -> Request | None:
             continue  # "shipping to california", "to use it": not a thing to buy
         words = [w for w in tokens(thing) if w not in STOPWORDS or w == "or"]
         alternatives = [[w for w in part.split() if w.isalpha()] for part in " ".join(words).split(" or ")]
-        heads = [part[-1] for part in alternatives if part and part[-1] not in _NOT_THINGS and part[-1] not in SERVICES]
+        heads = [part[-1] for part in alternatives if part and part[-1] not in NOT_THINGS and part[-1] not in SERVICES]
         if not heads:
             continue
         audience = next((m.group(1).lower() for m in _FOR.finditer(text) if m.group(1).lower() in AUDIENCES), None)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.answers.asked import Asked, parts
-from bot.answers.compare import answer_compare
+from bot.answers.compare import answer_compare, compare_variants, compared_values
 from bot.answers.context import Context, Encode, conversation, mentions, named_variants, referred
 from bot.answers.decline import reach_person
 from bot.answers.foreign import answer_foreign
@@ -32,14 +32,16 @@ from bot.answers.plan import best, plan, with_contact
 from bot.answers.policy import CONTINUES, answer_policy
 from bot.answers.product import POLICY_TOPIC, answer_product, asks_offer, attribute_words
 from bot.answers.relevance import Thresholds
-from bot.answers.request import Request, read_request
+from bot.answers.request import NOT_THINGS, Request, read_request
 from bot.answers.small_talk import answer_small_talk, small_talk_kind
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.catalog import Product
 from bot.knowledge.index import ShopIndex
+from bot.knowledge.names import name_part
 from bot.knowledge.order_lookup import asks_without_email, find_claim
+from bot.knowledge.places import places
 from bot.knowledge.spelling import english_counts
-from bot.knowledge.text import STOPWORDS, fold, tokens
+from bot.knowledge.text import STOPWORDS, fold, stem, tokens
 from bot.language import detect_language
 from bot.messages import StoredMessage
 from bot.understanding import Understanding
@@ -161,12 +163,17 @@ class Answers:
         if len(pieces) == 1:
             return await self.single(ctx, ctx.read(message))
         answers: list[Grounding] = []
+        earlier = ctx.earlier
         for position, piece in enumerate(pieces):
             asked = ctx.read(piece)
             named = [n.product for n in asked.named if ctx.index.offered(n.product)]
             if position and not named and ctx.focus and _covered(ctx, asked, answers):
                 continue  # "... in paperback? do u have it": the offer above said so
-            if position and not named and ctx.focus and not asked.kinds:
+            if position and not named and ctx.focus and _to_a_place(asked) and ctx.focus[0].type:
+                # "... and do you ship to canada?": the policies' answer, asked for the product's
+                # kind, which picks a rate table's column ("surfboards", not "small items").
+                answers.append(await answer_policy(ctx, ctx.read(f"{piece} for {ctx.focus[0].type.lower()}")))
+            elif position and not named and ctx.focus and not asked.kinds and not _to_a_place(asked):
                 # "price of the annecy v neck? and can i tumble dry it", "... + how long is the
                 # warranty": a later part asks about what the first part named.
                 if (asked.comparative or _WHICH_ONE.search(asked.text)) and len(ctx.focus) > 1:
@@ -174,7 +181,13 @@ class Answers:
                 else:
                     answers.append(await answer_product(ctx, asked, ctx.focus[:1]))
             else:
+                # "white glove delivery to texas, and how long does it take?": a later part that
+                # says little of its own reads as a follow-up of the part before it (with a
+                # product in focus, the focus says what "it" is).
+                if not ctx.focus and (asked.refers_back or len(asked.content) <= 2):
+                    ctx.earlier = [*pieces[:position][::-1], *earlier]
                 answers.append(await self.single(ctx, asked))
+                ctx.earlier = earlier
             if named:
                 ctx.focus = named + [p for p in ctx.focus if p not in named]
         return _together(answers)
@@ -186,6 +199,13 @@ class Answers:
         offered = [n.product for n in named if index.offered(n.product)]
         if named and not index.offered(named[0].product) and not offered:
             return not_sold_product(ctx, asked, named[0].product)
+        comparing = bool(asked.comparative or _OR_BETWEEN.search(asked.clean))
+        if comparing and (len(offered) == 1 or (not offered and asked.kinds)):
+            # "dry or wet lube?", "the presta 48mm and 60mm tubes?": options of one product.
+            among = offered or [p for p in index.names.of_kinds(asked.kinds) if index.offered(p)]
+            options = [(p, values) for p in among if (values := compared_values(p, asked))]
+            if len(options) == 1:
+                return await compare_variants(ctx, asked, *options[0])
         if len(offered) == 1 and asked.comparative and _OR_BETWEEN.search(asked.clean):
             # "the hartley sofa or the hartley loveseat": the second named by less of its title.
             loose = index.names.named(asked.words, loose=True)
@@ -233,12 +253,19 @@ class Answers:
             or (request is not None and request.bare)
         )
         about_policy = bool(POLICY_TOPIC.search(asked.clean))
-        if request is not None and not thing_kinds and wants and not unhappy and not about_policy:
+        # "king size bed frame under 1100": a message that is only a request names its kind
+        # wherever it stands ("size" ends the thing read at "king").
+        bare_of_kind = request is not None and request.bare and bool(asked.kinds)
+        if request is not None and not thing_kinds and wants and not unhappy and not about_policy and not bare_of_kind:
             # A thing the shop has no kind of ("bedsheets"), unless its policies answer it
             # ("do you have a size chart?").
             policy = index.evidence.search(await ctx.query(asked), index.policy_units, k=1)
             about_thing = bool(policy) and any(mentions(policy[0].unit.indexed, head) for head in request.heads)
             if best(policy) < ctx.thresholds.policy + 0.1 or not about_thing:
+                if _titled(index, request):
+                    # "anything cashmere under 200€?": no kind, but what the shop's own product
+                    # names say ("Cashmere Travel Stole"): a pick among them.
+                    return await answer_pick(ctx, asked, request, set())
                 return not_sold(ctx, asked, request.thing)
             answer = await answer_policy(ctx, asked)
             if _SAYS_NO.search(answer.safe_answer or ""):
@@ -314,6 +341,28 @@ def _covered(ctx: Context, asked: Asked, answers: list[Grounding]) -> bool:
     offered_already = any(product.id in a.effects.products and a.slots.get("offer") for a in answers)
     kinds = ctx.index.names.kinds_of(product)
     return offered_already and asks_offer(asked, product, kinds) and not attribute_words(asked, product, kinds)
+
+
+def _titled(index: ShopIndex, request: Request) -> bool:
+    """Whether every word of a request is in the name of a product on sale: "cashmere" of the
+    "Cashmere Travel Stole", but not "iphones" of a "Case for iPhone 15" (what it is for)."""
+    said = {stem(w) for p in index.shop.offered for w in tokens(name_part(p.title))}
+    words = [w for w in request.words if w not in NOT_THINGS and w.isalpha()]
+    return bool(words) and all(stem(fold(w)) in said for w in words)
+
+
+def _to_a_place(asked: Asked) -> bool:
+    """ "... and do you ship to canada?": shipping or returns to a place is the policies' answer,
+    whatever product the message named before it."""
+    return bool(POLICY_TOPIC.search(asked.clean) and (places(asked.text) or _TO_PLACE.search(asked.clean)))
+
+
+# "ship to canada", "returns from germany": a place after a word of shipping or returns.
+_TO_PLACE = re.compile(
+    r"\b(?:ship|deliver|send|post|mail|return)\w*\b.*\b(?:to|from)\s+"
+    r"(?!(?:me|you|us|my|your|our|the|it|them|a|an|this|that|store|shop|home|work|door)\b)[a-z]{3,}",
+    re.I,
+)
 
 
 def _unhappy(understanding: Understanding | None) -> bool:

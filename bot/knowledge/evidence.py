@@ -53,7 +53,8 @@ class Unit:
     variant: Variant | None = None
     table: Table | None = None
     found_by: str = ""  # more words it is found by (the clause naming a table row)
-    key: frozenset[str] = frozenset()  # a table row's first cell, as stems: what the row is about
+    # How a question names a table row: its first cell's stems, and each thing the cell lists.
+    keys: tuple[frozenset[str], ...] = ()
     row: tuple[str, ...] = ()  # a table row's cells
     topic: str = ""  # the policy file it is from ("shipping"): what its heading is part of
 
@@ -120,7 +121,7 @@ def product_units(product: Product, offer: Callable[[Product, Variant | None], s
                     product=product,
                     table=block,
                     row=row,
-                    key=frozenset(stems(row[0])),
+                    keys=row_keys(row[0]),
                 )
                 for row in block.rows
                 if (sentence := block.sentence(row))
@@ -137,6 +138,16 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
     prose = [strip_instructions(b) for p in passages for b in blocks(p.text) if isinstance(b, str)]
     clauses = [c.strip() for text in prose for c in _CLAUSE.split(_WRAP.sub(" ", text)) if c.strip()]
     clause_tokens = [stems(c) for c in clauses]
+    # Every table's first cells: "EU zone 1: Belgium, Germany, ..." in the shipping table says
+    # what the returns table's "EU zone 1 and EU zone 2" covers.
+    row_heads = [
+        (block, row[0])
+        for p in passages
+        for block in blocks(p.text)
+        if isinstance(block, Table)
+        for row in block.rows
+        if row and row[0]
+    ]
     units: list[Unit] = []
     for passage in passages:
         source = Source(title=passage.heading, ref=passage.ref)
@@ -159,6 +170,9 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
                         for i, words in enumerate(clause_tokens)
                         if key and key <= words and len(words) > len(key) and clauses[i] not in sentence
                     ]
+                    naming = [
+                        head for other, head in row_heads if other is not block and _defines(head, row[0])
+                    ] + naming
                     units.append(
                         Unit(
                             sentence,
@@ -167,8 +181,8 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
                             source,
                             passage=passage,
                             table=block,
-                            found_by=" ".join(naming[:2]),
-                            key=frozenset(stems(row[0])),
+                            found_by="\n".join(naming[:2]),
+                            keys=row_keys(row[0]),
                             row=row,
                             topic=topic,
                         )
@@ -179,6 +193,33 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
                     for s in _merged(sentences(plain(strip_instructions(block))))
                 ]
     return units
+
+
+# "EU zone 1 and EU zone 2", "UK, Switzerland": a row about several things, each named alone elsewhere.
+_ALTERNATIVES = re.compile(r"\s+(?:and|or|&)\s+|\s*[,/]\s*", re.I)
+
+
+# Words of a first cell that mean "everything not listed above" ("Other cables"), not a name.
+_EVERYTHING_ELSE = frozenset(stems("other others all rest remaining everything else any"))
+
+
+def row_keys(cell: str) -> tuple[frozenset[str], ...]:
+    """How a question names a table row by its first cell: all of it, or one of the things it
+    lists ("Other cables, adapters and cable clips": "cables", "adapters", "cable clips")."""
+    whole = frozenset(stems(cell))
+    parts = [frozenset(stems(part)) - _EVERYTHING_ELSE for part in _ALTERNATIVES.split(cell)]
+    return tuple(key for key in dict.fromkeys([whole, *parts]) if key)
+
+
+def _defines(head: str, key: str) -> bool:
+    """Whether a table row's first cell says what one of the things `key` names is ("EU zone 1:
+    Belgium, Luxembourg, Germany" for the key "EU zone 1 and EU zone 2")."""
+    parts = [p for p in _ALTERNATIVES.split(key) if p.strip()]
+    folded = head.strip().lower()
+    return len(parts) > 1 and any(
+        folded.startswith(part.strip().lower()) and folded[len(part.strip()) :].lstrip().startswith((":", "("))
+        for part in parts
+    )
 
 
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s*")
@@ -247,7 +288,7 @@ class EvidenceIndex:
         ("delivery to Austria" and "Zone 1: Austria, Belgium, ...")."""
         if unit.table is None:
             return False
-        if unit.key and unit.key <= asked and (asked - unit.key) & self._unit_terms(unit):
+        if any(key <= asked and (asked - key) & self._unit_terms(unit) for key in unit.keys):
             return True
         if unit.found_by:
             only_there = (asked & self.terms(unit.found_by)) - self.terms(unit.text)

@@ -16,7 +16,7 @@ from bot.knowledge.order_lookup import OrderLookup
 from bot.knowledge.passages import Passage
 from bot.knowledge.shop import Shop
 from bot.knowledge.spelling import Spelling, english_counts
-from bot.knowledge.text import tokens
+from bot.knowledge.text import compact, tokens
 from bot.store import Store
 from bot.understanding.encoder import SentenceEncoder
 
@@ -68,7 +68,7 @@ def shop_words(shop: Shop) -> list[str]:
     texts += [" ".join(value for v in p.variants for value in v.options.values()) for p in shop.products]
     texts += [f"{p.heading} {p.text}" for p in shop.passages]
     texts.append(_SHOP_WORDS)
-    return [word for text in texts for word in tokens(text)]
+    return [word for text in texts for word in tokens(compact(text))]
 
 
 def build_index(shop: Shop, store: Store, encoder: SentenceEncoder | None) -> ShopIndex:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from bot.knowledge.catalog import Product
-from bot.knowledge.text import STOPWORDS, fold, stem, tokens
+from bot.knowledge.text import STOPWORDS, compact, fold, stem, tokens
 
 _PARENTHESIS = re.compile(r"\([^)]*\)")
 # Words in a title that say which variant or size it is, not what it is ("Jacket 2.0", "Set of 3").
@@ -41,7 +41,7 @@ _TIE = 0.9
 
 
 def _title_words(title: str) -> list[str]:
-    return [w for w in tokens(title) if w not in STOPWORDS]
+    return [w for w in tokens(compact(title)) if w not in STOPWORDS]
 
 
 def _parts(joined: str, words: Sequence[str]) -> list[str]:
@@ -80,6 +80,11 @@ class Named:
 # Where a title's name of the thing ends: "Screen Protector for iPhone 15", "Case with Stand".
 _QUALIFIER = re.compile(r"\s+(?:for|with|in|by|from|on)\s+.*$|\s+[-–|]\s+.*$|\(.*$|,.*$", re.I)
 _NOT_KINDS |= {"series", "edition", "version", "model", "gen", "generation", "ii", "iii", "xl"}
+
+
+def name_part(title: str) -> str:
+    """A title without what follows its name of the thing ("Case for iPhone 15" -> "Case")."""
+    return _QUALIFIER.sub("", title)
 
 
 def title_head(title: str) -> str | None:
@@ -121,9 +126,13 @@ class CatalogNames:
         for product in self._products:
             kinds = type_kinds(product)
             head = heads[product.id]
-            # A title's head word is a kind when other titles end in it too ("Shirt"), or the
-            # product's description calls it that apart from its name ("a cable-knit turtleneck").
-            if head and (head in shared or _described_as(product, head)):
+            # A title's head word is a kind when other titles end in it too ("Shirt"), the
+            # product's description calls it that apart from its name ("a cable-knit turtleneck"),
+            # or the shop tags it so while its type is no word of its title ("Chain Lube", of
+            # the type "Maintenance", tagged "lube"; not "Bed Frame", of the type "Beds").
+            title_stems = {stem(w) for w in tokens(product.title)}
+            tagged = not kinds & title_stems and head in {w for tag in product.tags for w in tokens(tag)}
+            if head and (head in shared or tagged or _described_as(product, head)):
                 kinds |= kind_stems(head)
             self._kinds[product.id] = kinds
             for kind in kinds:
@@ -148,7 +157,15 @@ class CatalogNames:
             if product.offered:
                 for word in self._titles[product.id]:
                     self._offered_frequency[word] += 1
-        self._weight = {word: math.log(1 + total / count) for word, count in frequency.items()}
+        # A title word other products' descriptions use too ("tubeless", said of four tyres)
+        # describes rather than names: it weighs as if on those titles as well ("Roadster",
+        # in no other text, names the one tyre).
+        described: dict[str, int] = defaultdict(int)
+        for product in self._products:
+            own = set(self._titles[product.id])
+            for word in set(tokens(compact(product.description))) & frequency.keys() - own:
+                described[word] += 1
+        self._weight = {word: math.log(1 + total / (count + described[word])) for word, count in frequency.items()}
         # Title word -> the products whose title has it, and its stem -> those words.
         self._holders: dict[str, list[str]] = defaultdict(list)
         self._by_stem: dict[str, set[str]] = defaultdict(set)
@@ -266,8 +283,10 @@ class CatalogNames:
                 if w.isalpha() and len(w) >= _NAME_LETTERS and w in bare and w != head
                 and not self._common(w) and self._frequency[w] == 1
             ]  # fmt: skip
-            if coverage < _EVERYDAY_COVERAGE and own_names and not set(own_names) & set(matched):
-                continue  # "waterproof jackets" names no "Squall Waterproof Jacket": "Squall" is its name
+            if coverage < _EVERYDAY_COVERAGE and own_names and not set(own_names) & set(matched) and not uncommon:
+                # "waterproof jackets" names no "Squall Waterproof Jacket": "Squall" is its name
+                # (but "the silk carré" names "Jardin Silk Carré": "carré" is a name too).
+                continue
             score = sum(self._weight[w] for w in matched) + coverage
             matches.append(Named(product, score, coverage, frozenset(matched.values())))
         return matches

@@ -37,6 +37,9 @@ _SYNONYMS = {
     r"\bguarantee\b": "warranty",
     r"\b(broken?|defect(ive)?|faulty)\b": "warranty defect",
     r"\brain(y)?\b": "rain waterproof",
+    # An ingress rating ("IPX4", "IP67") is how details say how waterproof a thing is.
+    r"\bIP(?:X|\d)\d\b": "waterproof water resistant",
+    r"\b(?:sweat|splash|shower|puddle)\w*\b": "waterproof",
     r"\bwet\b": "waterproof",
     r"\b(cold|winter)\b": "winter insulated",
     r"\bin stock\b": "stock available",

@@ -122,6 +122,17 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# "U-Lock", "t-shirt": one word, as shoppers also write it ("ulock"), and no "you" for the "u";
+# "7-in-1", "3 in 1": one word too, so the numbers name the thing together.
+_LETTER_HYPHEN = re.compile(r"\b([a-z])-(?=[a-z]{2})", re.I)
+_N_IN_M = re.compile(r"\b(\d+)[- ]in[- ](\d+)\b", re.I)
+
+
+def compact(text: str) -> str:
+    """A text with the compound names written as one word ("U-Lock" -> "ULock", "7-in-1" -> "7in1")."""
+    return _N_IN_M.sub(r"\1in\2", _LETTER_HYPHEN.sub(r"\1", text))
+
+
 def tokens(text: str) -> list[str]:
     """The words and numbers of a text, folded, in order ("USB-C 2m" -> usb, c, 2m)."""
     return _TOKEN.findall(fold(text))
