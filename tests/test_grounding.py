@@ -267,6 +267,9 @@ async def test_out_of_scope_gets_a_redirection_not_an_answer(
     assert "Trailhead Supply Co." in reply.text and "Canberra" not in reply.text
     assert {"out_of_scope", "declined"} <= reply.flags
     assert scripted.prompts == []
+    # A number alone names no product: "x^2" is not the "Lodgepole 2P".
+    reply, _ = await ask(engine, "can you help with my calculus homework? whats the derivative of x^2", user="maths")
+    assert "Lodgepole" not in reply.text and "declined" in reply.flags, reply
 
 
 @pytest.mark.parametrize(

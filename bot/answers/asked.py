@@ -73,7 +73,7 @@ _SPLIT = re.compile(
 # "the return window", "the warranty period": a span of time is the answer.
 _WANTS_TIME = re.compile(
     r"^\W*(?:and\s+|so\s+|but\s+|ok\s+)?when\b|\bhow soon\b|\bwhat (?:date|day|time)\b|"
-    r"\b(?:window|period|time ?frame|deadline)\b",
+    r"\b(?:return|refund|exchange|warranty|trial|cooling[- ]off)\s+(?:window|period)\b|\btime ?frame\b|\bdeadline\b",
     re.I,
 )
 _WANTS_FIGURE = re.compile(

@@ -144,9 +144,10 @@ def _parallel(candidates: list[list[Scored]]) -> list[Unit | None]:
     firsts = [found[0].unit if found else None for found in candidates]
     if not all(candidates):
         return firsts
+    # Only a kind of figure some product's best sentence states: what the question is about.
     ranked = sorted(
-        {kind for found in candidates for s in found for kind in _figures(s.unit.text)},
-        key=lambda kind: -max(s.score for found in candidates for s in found if kind in _figures(s.unit.text)),
+        {kind for found in candidates for kind in _figures(found[0].unit.text)},
+        key=lambda kind: (-max(s.score for found in candidates for s in found if kind in _figures(s.unit.text)), kind),
     )
     for kind in ranked:
         picked = [
@@ -178,22 +179,20 @@ async def compare_variants(ctx: Context, asked: Asked, product: Product, values:
         said += [u.text.rstrip(".") + "." for u in naming[:2]]
     # Of each value, the variants the question names ("the 2 kg bags, chicken or salmon?"), not every size.
     named = named_variants(product, asked)
-    offers = [
-        index.offer_phrase(
-            product,
-            [v for v in named if value in v.options.values()]
-            or [v for v in product.variants if value in v.options.values()],
-        )
+    chosen = [
+        [v for v in named if value in v.options.values()]
+        or [v for v in product.variants if value in v.options.values()]
         for value in values
     ]
-    unlabelled = {offer.removeprefix(f"{value}: ") for value, offer in zip(values, offers, strict=True)}
-    if len(unlabelled) == 1:
-        said.append(f"Each is {unlabelled.pop()}.")  # "Each is $14.95, in stock."
+    alike = {(v.price, v.in_stock) for variants in chosen for v in variants}
+    if len(alike) == 1:
+        said.append(
+            f"Each is {index.offer_phrase(product, chosen[0][:1]).split(': ', 1)[-1]}."
+        )  # "Each is $14.95, in stock."
     else:
-        said += [
-            (offer if offer.startswith(f"{value}:") else f"{value}: {offer}").rstrip(".") + "."
-            for value, offer in zip(values, offers, strict=True)
-        ]
+        for value, variants in zip(values, chosen, strict=True):
+            offer = index.offer_phrase(product, variants)
+            said.append((offer if ": " in offer else f"{value}: {offer}").rstrip(".") + ".")
     units.insert(0, index.product_units[product.id][0])
     said.insert(0, f"{the(product.title)} comes as {' or '.join(values)}.")
     effects = Effects(products=[product.id])

@@ -166,8 +166,13 @@ _NOT_A_THING = {
 
 # "we have a new puppy", "i just got a galaxy s24": what the shopper has, not what they ask for
 # (the "have" that follows is then no request: "do you have" is).
-_OWNING = re.compile(r"(?:have|has|got|get)\b", re.I)
-_OWNS = re.compile(r"\b(?:i|we|they|he|she|my \w+)(?:'ve)?(?:\s+(?:just|already|recently|now|also))?\s*$", re.I)
+_OWNING = re.compile(r"(?:have|has|got)\b", re.I)
+# The owner starts its clause ("... we have a new puppy"), unlike "can we have a blanket?".
+_OWNS = re.compile(
+    r"(?:^|[.,;!?]\s*|\b(?:and|but|so)\s+)(?:i|we|they|he|she|my \w+)(?:'ve)?"
+    r"(?:\s+(?:just|already|recently|now|also))?\s*$",
+    re.I,
+)
 
 
 @dataclass(frozen=True)

@@ -169,11 +169,13 @@ class Answers:
             named = [n.product for n in asked.named if ctx.index.offered(n.product)]
             if position and not named and ctx.focus and _covered(ctx, asked, answers):
                 continue  # "... in paperback? do u have it": the offer above said so
-            if position and not named and ctx.focus and _to_a_place(asked) and ctx.focus[0].type:
+            to_a_place = _to_a_place(asked)
+            if position and not named and ctx.focus and to_a_place and ctx.focus[0].type:
                 # "... and do you ship to canada?": the policies' answer, asked for the product's
-                # kind, which picks a rate table's column ("surfboards", not "small items").
-                answers.append(await answer_policy(ctx, ctx.read(f"{piece} for {ctx.focus[0].type.lower()}")))
-            elif position and not named and ctx.focus and not asked.kinds and not _to_a_place(asked):
+                # type, which picks a rate table's column ("surfboards", not "small items").
+                kind = ctx.focus[0].type.rsplit(">", 1)[-1].strip().lower()
+                answers.append(await answer_policy(ctx, ctx.read(f"{piece} for {kind}")))
+            elif position and not named and ctx.focus and not asked.kinds and not to_a_place:
                 # "price of the annecy v neck? and can i tumble dry it", "... + how long is the
                 # warranty": a later part asks about what the first part named.
                 if (asked.comparative or _WHICH_ONE.search(asked.text)) and len(ctx.focus) > 1:
@@ -186,8 +188,10 @@ class Answers:
                 # product in focus, the focus says what "it" is).
                 if not ctx.focus and (asked.refers_back or len(asked.content) <= 2):
                     ctx.earlier = [*pieces[:position][::-1], *earlier]
-                answers.append(await self.single(ctx, asked))
-                ctx.earlier = earlier
+                try:
+                    answers.append(await self.single(ctx, asked))
+                finally:
+                    ctx.earlier = earlier
             if named:
                 ctx.focus = named + [p for p in ctx.focus if p not in named]
         return _together(answers)
@@ -346,9 +350,8 @@ def _covered(ctx: Context, asked: Asked, answers: list[Grounding]) -> bool:
 def _titled(index: ShopIndex, request: Request) -> bool:
     """Whether every word of a request is in the name of a product on sale: "cashmere" of the
     "Cashmere Travel Stole", but not "iphones" of a "Case for iPhone 15" (what it is for)."""
-    said = {stem(w) for p in index.shop.offered for w in tokens(name_part(p.title))}
-    words = [w for w in request.words if w not in NOT_THINGS and w.isalpha()]
-    return bool(words) and all(stem(fold(w)) in said for w in words)
+    wanted = {stem(fold(w)) for w in request.words if w not in NOT_THINGS and w.isalpha()}
+    return bool(wanted) and any(wanted <= {stem(w) for w in tokens(name_part(p.title))} for p in index.shop.offered)
 
 
 def _to_a_place(asked: Asked) -> bool:
@@ -357,10 +360,12 @@ def _to_a_place(asked: Asked) -> bool:
     return bool(POLICY_TOPIC.search(asked.clean) and (places(asked.text) or _TO_PLACE.search(asked.clean)))
 
 
-# "ship to canada", "returns from germany": a place after a word of shipping or returns.
+# "ship to canada", "returns from germany": a place after a word of shipping or returns (not
+# "shipping take to arrive", "return it to exchange": a verb after "to").
 _TO_PLACE = re.compile(
-    r"\b(?:ship|deliver|send|post|mail|return)\w*\b.*\b(?:to|from)\s+"
-    r"(?!(?:me|you|us|my|your|our|the|it|them|a|an|this|that|store|shop|home|work|door)\b)[a-z]{3,}",
+    r"(?:\b(?:ship|deliver|send|post|mail)\w*\b.*\bto|\breturn\w*\b.*\bfrom)\s+"
+    r"(?!(?:me|you|us|my|your|our|the|it|them|a|an|this|that|store|shop|home|work|door|stock|arrive|"
+    r"process|get|be|take|make|exchange|reach|come|go|receive|show|change|swap|buy|order|pay)\b)[a-z]{3,}",
     re.I,
 )
 

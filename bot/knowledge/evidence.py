@@ -170,9 +170,7 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
                         for i, words in enumerate(clause_tokens)
                         if key and key <= words and len(words) > len(key) and clauses[i] not in sentence
                     ]
-                    naming = [
-                        head for other, head in row_heads if other is not block and _defines(head, row[0])
-                    ] + naming
+                    naming = [head for other, head in row_heads if other != block and _defines(head, row[0])] + naming
                     units.append(
                         Unit(
                             sentence,
@@ -195,19 +193,22 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
     return units
 
 
-# "EU zone 1 and EU zone 2", "UK, Switzerland": a row about several things, each named alone elsewhere.
-_ALTERNATIVES = re.compile(r"\s+(?:and|or|&)\s+|\s*[,/]\s*", re.I)
-
-
+# "EU zone 1 and EU zone 2", "UK, Switzerland": a row about several things, each named alone
+# elsewhere (not a comma or slash inside a number: "$1,000", "24/7").
+_ALTERNATIVES = re.compile(r"\s+(?:and|or|&)\s+|(?<!\d)\s*[,/]\s*|\s*[,/]\s*(?!\d)", re.I)
 # Words of a first cell that mean "everything not listed above" ("Other cables"), not a name.
 _EVERYTHING_ELSE = frozenset(stems("other others all rest remaining everything else any"))
 
 
 def row_keys(cell: str) -> tuple[frozenset[str], ...]:
     """How a question names a table row by its first cell: all of it, or one of the things it
-    lists ("Other cables, adapters and cable clips": "cables", "adapters", "cable clips")."""
+    lists ("Other cables, adapters and cable clips": "cables", "adapters", "cable clips"). A
+    listed thing that is only a number or one catch-all word names nothing."""
     whole = frozenset(stems(cell))
-    parts = [frozenset(stems(part)) - _EVERYTHING_ELSE for part in _ALTERNATIVES.split(cell)]
+    parts = [frozenset(stems(part)) for part in _ALTERNATIVES.split(cell)]
+    if len(parts) > 1:
+        parts = [part - _EVERYTHING_ELSE for part in parts]
+        parts = [part for part in parts if part and not all(term.isdigit() for term in part)]
     return tuple(key for key in dict.fromkeys([whole, *parts]) if key)
 
 
@@ -261,10 +262,6 @@ class EvidenceIndex:
 
     def __init__(self, units: Sequence[Unit], encoder: SentenceEncoder | None = None) -> None:
         self.units = list(units)
-        self._encoder = encoder
-        # A product's units without its name, encoded the first time that product is asked
-        # about: with the name, every sentence of a product is close to any question naming it.
-        self._bare: dict[int, Vectors] = {}
         self._position = {id(u): i for i, u in enumerate(self.units)}
         self._vectors: Vectors | None = encoder.encode([u.indexed for u in self.units]) if encoder and units else None
         # Term -> the rows of the units that have it; a term's weight is its inverse frequency.
@@ -353,24 +350,3 @@ class EvidenceIndex:
         total = meaning + WORDS_WEIGHT * words + named
         order = np.argsort(-total)[:k]
         return [Scored(pool[int(i)], float(meaning[i]), float(words[i]), float(named[i])) for i in order]
-
-    def search_bare(self, query: Query, among: Sequence[Unit], k: int = 5) -> list[Scored]:
-        """Like `search`, but each unit is read without what it is about (its product's name):
-        how well the sentence itself answers what is asked of the product. Blocking the first
-        time a product's units are read (one encoder pass over them)."""
-        if not among:
-            return []
-        rows = [self._position[id(u)] for u in among]
-        if self._encoder is not None and query.vector is not None:
-            missing = [row for row in rows if row not in self._bare]
-            if missing:
-                vectors = self._encoder.encode([self.units[row].text for row in missing])
-                self._bare.update(zip(missing, vectors, strict=True))
-            meaning = np.array([float(self._bare[row] @ query.vector) for row in rows], dtype=np.float32)
-        else:
-            meaning = np.zeros(len(rows), dtype=np.float32)
-        have, whole = self.words(query.text)
-        words = np.array([have.get(row, 0.0) / whole if whole else 0.0 for row in rows], dtype=np.float32)
-        total = meaning + WORDS_WEIGHT * words
-        order = np.argsort(-total)[:k]
-        return [Scored(among[int(i)], float(meaning[i]), float(words[i])) for i in order]

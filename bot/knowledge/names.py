@@ -131,7 +131,8 @@ class CatalogNames:
             # or the shop tags it so while its type is no word of its title ("Chain Lube", of
             # the type "Maintenance", tagged "lube"; not "Bed Frame", of the type "Beds").
             title_stems = {stem(w) for w in tokens(product.title)}
-            tagged = not kinds & title_stems and head in {w for tag in product.tags for w in tokens(tag)}
+            tag_stems = {stem(w) for tag in product.tags for w in tokens(compact(tag))}
+            tagged = bool(head) and not kinds & title_stems and stem(head or "") in tag_stems
             if head and (head in shared or tagged or _described_as(product, head)):
                 kinds |= kind_stems(head)
             self._kinds[product.id] = kinds
@@ -241,6 +242,8 @@ class CatalogNames:
             named = [w for w in matched if stem(w) not in kinds]
             if not named:
                 continue  # kind words alone ("linen shirt") name a kind, not a product
+            if all(typed.isdigit() for typed in matched.values()):
+                continue  # a number alone ("the derivative of x^2") names no "Lodgepole 2P"
             whole = sum(self._weight[w] for w in names) or 1.0
             coverage = sum(self._weight[w] for w in named) / whole
             if said_kinds & kinds:
@@ -276,17 +279,17 @@ class CatalogNames:
             head = self._heads.get(product_id)
             # Its own name: a word of the title outside any parenthesis, longer than an acronym
             # ("PD", "MFi" and "(MFi Certified)" say what it is, not what it is called).
-            bare = set(tokens(_PARENTHESIS.sub(" ", product.title)))
+            bare = set(tokens(compact(_PARENTHESIS.sub(" ", product.title))))
             own_names = [
                 w
                 for w in names
-                if w.isalpha() and len(w) >= _NAME_LETTERS and w in bare and w != head
+                # The head is the kind ("Jacket"), unless it is no kind: "Carré" is as much the
+                # "Jardin Silk Carré"'s name as "Jardin".
+                if w.isalpha() and len(w) >= _NAME_LETTERS and w in bare and (w != head or stem(w) not in kinds)
                 and not self._common(w) and self._frequency[w] == 1
             ]  # fmt: skip
-            if coverage < _EVERYDAY_COVERAGE and own_names and not set(own_names) & set(matched) and not uncommon:
-                # "waterproof jackets" names no "Squall Waterproof Jacket": "Squall" is its name
-                # (but "the silk carré" names "Jardin Silk Carré": "carré" is a name too).
-                continue
+            if coverage < _EVERYDAY_COVERAGE and own_names and not set(own_names) & set(matched):
+                continue  # "waterproof jackets" names no "Squall Waterproof Jacket": "Squall" is its name
             score = sum(self._weight[w] for w in matched) + coverage
             matches.append(Named(product, score, coverage, frozenset(matched.values())))
         return matches

@@ -38,8 +38,9 @@ _SYNONYMS = {
     r"\b(broken?|defect(ive)?|faulty)\b": "warranty defect",
     r"\brain(y)?\b": "rain waterproof",
     # An ingress rating ("IPX4", "IP67") is how details say how waterproof a thing is.
-    r"\bIP(?:X|\d)\d\b": "waterproof water resistant",
-    r"\b(?:sweat|splash|shower|puddle)\w*\b": "waterproof",
+    # (a second digit of 0 is no protection from water).
+    r"\bIP[X\d][1-9]\b": "waterproof water resistant",
+    r"\b(?:sweat|splash|shower)[- ]?(?:proof|resistant)\b|\bpuddles?\b": "waterproof",
     r"\bwet\b": "waterproof",
     r"\b(cold|winter)\b": "winter insulated",
     r"\bin stock\b": "stock available",
