@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 
 from bot.answers.asked import Asked, answer_type, fits_type
-from bot.answers.context import Context, mentions, named_variants, negated
+from bot.answers.context import Context, mentions, named_variants, negated, pieces
 from bot.answers.decline import decline
 from bot.answers.plan import best, plan, stated
 from bot.answers.policy import specifics
@@ -222,6 +222,35 @@ def _earlier_variants(ctx: Context, product: Product) -> list[Variant]:
     return []
 
 
+_LABELLED = re.compile(r"\(([^)]+)\)\s*$")
+
+
+def _of_variants(text: str, variants: list[Variant]) -> str:
+    """A detail that gives a figure per variant, cut to the variants asked about: "Weight: 890 g
+    (2.35), 980 g (2.5)" of the 2.5 is "Weight: 980 g (2.5)"."""
+    if not variants:
+        return text
+    head, sep, body = text.partition(": ")
+    if not sep:
+        head, body = "", text
+    parts = [p.strip() for p in body.rstrip(".").split(", ")]
+    labels = [_LABELLED.search(p) for p in parts]
+    if len(parts) < 2 or not all(labels):
+        return text
+    values = [pieces(value) for v in variants for value in v.options.values()]
+
+    def fits(label: str) -> bool:
+        wanted = pieces(label)
+        return any(
+            value[i : i + len(wanted)] == wanted for value in values for i in range(len(value) - len(wanted) + 1)
+        )
+
+    keep = [p for p, label in zip(parts, labels, strict=True) if label and fits(label.group(1))]
+    if not keep or len(keep) == len(parts):
+        return text
+    return f"{head}{sep}{', '.join(keep)}."
+
+
 def _detail(
     ctx: Context, asked: Asked, product: Product, found: list[Scored], keys: list[str], effects: Effects
 ) -> Grounding:
@@ -243,7 +272,7 @@ def _detail(
             u for u in ctx.index.product_units[product.id] if u.table is not None and u.row and fold(u.row[0]) in values
         ]
         units = rows or units
-    evidence = " ".join(stated(u, asked.words).rstrip(".") + "." for u in units)
+    evidence = " ".join(_of_variants(stated(u, asked.words), variants).rstrip(".") + "." for u in units)
     clause = ctx.read(_QUESTION_CLAUSE.split(asked.text)[0]) if asked.yes_no else asked
     yes = (
         polarity(clause, attribute_words(clause, product, ctx.index.names.kinds_of(product)), evidence)
