@@ -137,6 +137,9 @@ async def test_requests_are_read_for_the_thing_asked_for_in_the_shops_own_words(
 async def test_a_figure_given_per_size_is_given_for_the_size_asked_about(wool: Engine) -> None:
     reply, _ = await ask(wool, "chest width of the troll sweater in 4-5 y?", user="troll")
     assert "37 cm" in reply.text and "34 cm" not in reply.text and "40 cm" not in reply.text, reply
+    # "how much ... weigh" asks a weight, not a price.
+    reply, _ = await ask(wool, "how much does the lofoten sweater weigh?", user="lofoten-weight")
+    assert "780 g" in reply.text and "149,00 €" not in reply.text, reply
 
 
 async def test_a_table_row_is_found_by_what_another_table_says_it_covers(wool: Engine) -> None:

@@ -30,7 +30,9 @@ _OFFER_WORDS = {
     "bigger", "biggest", "larger", "largest", "smaller", "smallest", "longer", "longest", "shorter", "other",
 }  # fmt: skip
 _PRICE_OR_STOCK = re.compile(
-    r"\b(how much(?! (?:weight|space|room|load|power|water|charge|battery|light|noise|heat|does it (?:weigh|hold)))|"
+    # "how much does the dirtwise weigh?" asks a weight, not a price.
+    r"\b(how much(?! (?:weight|space|room|load|power|water|charge|battery|light|noise|heat)\b)"
+    r"(?! (?:does|do|can|will|would) (?:\w+ ){0,4}?(?:weigh|hold|carry|fit|last)\w*)|"
     r"price|prices|prise|cost|costs|in stock|stock|available|availab\w*|sold out|on sale|"
     r"(?:what|which|any|other|different) (?:colou?rs?|sizes?|options?)|colou?rs?|options?|"
     r"come in (?:what|which|other|any|different)|have (?:it|them|one|this|that) in)\b",
