@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from bot.answers.asked import Asked
-from bot.answers.context import Context, named_variants, pieces
+from bot.answers.context import Context, in_order, named_variants, pieces
 from bot.answers.measures import measure, measures
 from bot.answers.plan import plan
 from bot.knowledge import Effects, Grounding
@@ -144,25 +144,19 @@ def _parallel(candidates: list[list[Scored]]) -> list[Unit | None]:
     firsts = [found[0].unit if found else None for found in candidates]
     if not all(candidates):
         return firsts
+    figures = {id(s): _figures(s.unit.text) for found in candidates for s in found}
     # Only a kind of figure some product's best sentence states: what the question is about.
     ranked = sorted(
-        {kind for found in candidates for kind in _figures(found[0].unit.text)},
-        key=lambda kind: (-max(s.score for found in candidates for s in found if kind in _figures(s.unit.text)), kind),
+        {kind for found in candidates for kind in figures[id(found[0])]},
+        key=lambda kind: (-max(s.score for found in candidates for s in found if kind in figures[id(s)]), kind),
     )
     for kind in ranked:
-        picked = [
-            next(
-                (
-                    s.unit
-                    for s in found
-                    if kind in _figures(s.unit.text) and s.score >= found[0].score - _PARALLEL_MARGIN
-                ),
-                None,
-            )
+        close = [
+            [s.unit for s in found if kind in figures[id(s)] and s.score >= found[0].score - _PARALLEL_MARGIN]
             for found in candidates
         ]
-        if all(picked):
-            return picked
+        if all(close):
+            return [units[0] for units in close]
     return firsts
 
 
@@ -217,8 +211,7 @@ def compared_values(product: Product, asked: Asked) -> list[str]:
 
 def _says(text: str, value: str) -> bool:
     """Whether a detail names an option value, its pieces together ("Presta 60 mm", not "60" and "mm" apart)."""
-    wanted, said = pieces(value), pieces(text)
-    return any(said[i : i + len(wanted)] == wanted for i in range(len(said) - len(wanted) + 1))
+    return in_order(pieces(value), pieces(text))
 
 
 def _telling(product: Product, position: int, value: str) -> set[str]:

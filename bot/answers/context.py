@@ -129,6 +129,11 @@ def pieces(text: str) -> list[str]:
     return found
 
 
+def in_order(wanted: list[str], said: list[str]) -> bool:
+    """Whether the pieces `wanted` come together, in order, in `said` ("presta 60 mm" in a detail)."""
+    return any(said[i : i + len(wanted)] == wanted for i in range(len(said) - len(wanted) + 1))
+
+
 def named_variants(product: Product, asked: Asked) -> list[Variant]:
     """The variants whose option values the message names ("navy, size M", "in 8x10", "the
     walnut top", "1 litre"); when it names a bigger or smaller one, that one; none when it

@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 
 from bot.answers.asked import Asked, answer_type, fits_type
-from bot.answers.context import Context, mentions, named_variants, negated, pieces
+from bot.answers.context import Context, in_order, mentions, named_variants, negated, pieces
 from bot.answers.decline import decline
 from bot.answers.plan import best, plan, stated
 from bot.answers.policy import specifics
@@ -241,13 +241,11 @@ def _of_variants(text: str, variants: list[Variant]) -> str:
         return text
     values = [pieces(value) for v in variants for value in v.options.values()]
 
-    def fits(label: str) -> bool:
-        wanted = pieces(label)
-        return any(
-            value[i : i + len(wanted)] == wanted for value in values for i in range(len(value) - len(wanted) + 1)
-        )
-
-    keep = [p for p, label in zip(parts, labels, strict=True) if label and fits(label.group(1))]
+    keep = [
+        p
+        for p, label in zip(parts, labels, strict=True)
+        if label and any(in_order(pieces(label.group(1)), value) for value in values)
+    ]
     if not keep or len(keep) == len(parts):
         return text
     return f"{head}{sep}{', '.join(keep)}."

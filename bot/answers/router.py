@@ -37,11 +37,10 @@ from bot.answers.small_talk import answer_small_talk, small_talk_kind
 from bot.knowledge import Effects, Grounding
 from bot.knowledge.catalog import Product
 from bot.knowledge.index import ShopIndex
-from bot.knowledge.names import name_part
 from bot.knowledge.order_lookup import asks_without_email, find_claim
 from bot.knowledge.places import places
 from bot.knowledge.spelling import english_counts
-from bot.knowledge.text import STOPWORDS, fold, stem, tokens
+from bot.knowledge.text import STOPWORDS, fold, tokens
 from bot.language import detect_language
 from bot.messages import StoredMessage
 from bot.understanding import Understanding
@@ -266,7 +265,7 @@ class Answers:
             policy = index.evidence.search(await ctx.query(asked), index.policy_units, k=1)
             about_thing = bool(policy) and any(mentions(policy[0].unit.indexed, head) for head in request.heads)
             if best(policy) < ctx.thresholds.policy + 0.1 or not about_thing:
-                if _titled(index, request):
+                if index.names.in_one_name([w for w in request.words if w not in NOT_THINGS and w.isalpha()]):
                     # "anything cashmere under 200€?": no kind, but what the shop's own product
                     # names say ("Cashmere Travel Stole"): a pick among them.
                     return await answer_pick(ctx, asked, request, set())
@@ -345,13 +344,6 @@ def _covered(ctx: Context, asked: Asked, answers: list[Grounding]) -> bool:
     offered_already = any(product.id in a.effects.products and a.slots.get("offer") for a in answers)
     kinds = ctx.index.names.kinds_of(product)
     return offered_already and asks_offer(asked, product, kinds) and not attribute_words(asked, product, kinds)
-
-
-def _titled(index: ShopIndex, request: Request) -> bool:
-    """Whether every word of a request is in the name of a product on sale: "cashmere" of the
-    "Cashmere Travel Stole", but not "iphones" of a "Case for iPhone 15" (what it is for)."""
-    wanted = {stem(fold(w)) for w in request.words if w not in NOT_THINGS and w.isalpha()}
-    return bool(wanted) and any(wanted <= {stem(w) for w in tokens(name_part(p.title))} for p in index.shop.offered)
 
 
 def _to_a_place(asked: Asked) -> bool:

@@ -135,7 +135,8 @@ def product_units(product: Product, offer: Callable[[Product, Variant | None], s
 
 def passage_units(passages: Sequence[Passage]) -> list[Unit]:
     """Each sentence and table row of the policies and FAQ, with its heading."""
-    prose = [strip_instructions(b) for p in passages for b in blocks(p.text) if isinstance(b, str)]
+    parsed = {id(p): list(blocks(p.text)) for p in passages}  # each passage's blocks, read once
+    prose = [strip_instructions(b) for p in passages for b in parsed[id(p)] if isinstance(b, str)]
     clauses = [c.strip() for text in prose for c in _CLAUSE.split(_WRAP.sub(" ", text)) if c.strip()]
     clause_tokens = [stems(c) for c in clauses]
     # Every table's first cells: "EU zone 1: Belgium, Germany, ..." in the shipping table says
@@ -143,7 +144,7 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
     row_heads = [
         (block, row[0])
         for p in passages
-        for block in blocks(p.text)
+        for block in parsed[id(p)]
         if isinstance(block, Table)
         for row in block.rows
         if row and row[0]
@@ -157,7 +158,7 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
             if kind == "faq"
             else passage.file.rsplit("/", 1)[-1].removesuffix(".md").replace("-", " ").replace("_", " ")
         )
-        for block in blocks(passage.text):
+        for block in parsed[id(passage)]:
             if isinstance(block, Table):
                 for row in block.rows:
                     sentence = block.sentence(row)
@@ -170,7 +171,9 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
                         for i, words in enumerate(clause_tokens)
                         if key and key <= words and len(words) > len(key) and clauses[i] not in sentence
                     ]
-                    naming = [head for other, head in row_heads if other != block and _defines(head, row[0])] + naming
+                    naming = [
+                        head for other, head in row_heads if other is not block and _defines(head, row[0])
+                    ] + naming
                     units.append(
                         Unit(
                             sentence,

@@ -176,6 +176,8 @@ class CatalogNames:
                 self._by_stem[stem(word)].add(word)
         self._vocabulary = sorted(self._holders)
         self._by_id = {p.id: p for p in self._products}
+        # The stems of each offered product's name (its title up to "for ..."), for requests.
+        self._name_stems = [frozenset(stem(w) for w in tokens(name_part(p.title))) for p in self._products if p.offered]
         self._common = common
 
     def kinds_of(self, product: Product) -> set[str]:
@@ -293,6 +295,12 @@ class CatalogNames:
             score = sum(self._weight[w] for w in matched) + coverage
             matches.append(Named(product, score, coverage, frozenset(matched.values())))
         return matches
+
+    def in_one_name(self, words: Sequence[str]) -> bool:
+        """Whether one offered product's name has every one of the words ("cashmere" in the
+        "Cashmere Travel Stole"; not "iphones" of a "Case for iPhone 15": what it is for)."""
+        wanted = {stem(fold(w)) for w in words}
+        return bool(wanted) and any(wanted <= name for name in self._name_stems)
 
     def kinds_named(self, words: Sequence[str]) -> set[str]:
         """The kind stems the words name ("jackets" -> jacket, "scarves" -> scarf)."""
